@@ -1,0 +1,42 @@
+/* addr.h: the address forms of the config (host:port, [v6]:port, :port,
+ * unix:/path), their resolution (start-up and reload only) and printing. */
+#ifndef SHEATH_ADDR_H
+#define SHEATH_ADDR_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+enum addr_kind { ADDR_INET, ADDR_UNIX };
+
+struct addr_spec {
+	enum addr_kind kind;
+	char host[256];		/* "" for ":port" (every address) */
+	int port;		/* 1..65535 */
+	char path[108];		/* unix socket path */
+};
+
+struct sockaddr_any {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+/** addr_parse(s, out, err, errlen): parse one address form. Returns 0, or -1
+ * with a reason in err. Never resolves names. */
+int addr_parse(const char *s, struct addr_spec *out, char *err, size_t errlen);
+
+/** addr_is_ip_literal(host): whether host is an IPv4 or IPv6 literal. */
+int addr_is_ip_literal(const char *host);
+
+/** addr_resolve(spec, passive, out, max, err, errlen): resolve spec into at
+ * most max socket addresses (blocking getaddrinfo: call only outside the
+ * loop). Returns the count (>= 1), or -1 with a reason in err. */
+int addr_resolve(const struct addr_spec *spec, int passive,
+    struct sockaddr_any *out, int max, char *err, size_t errlen);
+
+/** addr_format(sa, len, buf, buflen): "1.2.3.4:5", "[::1]:5" or "unix:/p". */
+const char *addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+    size_t buflen);
+
+#define ADDR_STRLEN 160
+
+#endif

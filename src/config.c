@@ -1,0 +1,670 @@
+/* config.c: libconfig text -> struct conf. Parsing goes through the key table
+ * (keys.c); this file owns the file layout (main file + include_dir), the
+ * cross-key rules, error reporting and the -T dump. */
+#include "autoconfig.h"
+#include "config.h"
+#include "log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <gnutls/gnutls.h>
+#include <libconfig.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+const char *
+mode_name(int mode)
+{
+	static const char *const names[] = { "client", "server", "bridge" };
+
+	return (mode >= 0 && mode <= 2) ? names[mode] : "?";
+}
+
+void
+conf_report(FILE *err, const char *file, int line, const char *key,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(err, "sheath: %s", file ? file : "command line");
+	if (line > 0)
+		fprintf(err, ":%d", line);
+	if (key != NULL)
+		fprintf(err, ": %s", key);
+	fputs(": ", err);
+	va_start(ap, fmt);
+	vfprintf(err, fmt, ap);
+	va_end(ap);
+	fputc('\n', err);
+}
+
+struct conf *
+conf_new(void)
+{
+	struct conf *c = xcalloc(1, sizeof(*c));
+
+	c->log_level = LOG_NOTICE - LOG_ERR;
+	c->max_connections = 10000;
+	c->workers = 1;
+	c->shutdown_timeout = 30;
+	return c;
+}
+
+static void
+tls_conf_free(struct tls_conf *t)
+{
+	free(t->cert);
+	free(t->key);
+	free(t->ca);
+	free(t->crl);
+	free(t->verify_name);
+	free(t->sni);
+	free(t->priority);
+	free(t->psk_file);
+	free(t->psk_identity);
+	strlist_free(&t->allow_cn);
+	strlist_free(&t->allow_dns);
+	strlist_free(&t->allow_uri);
+	strlist_free(&t->allow_ou);
+	strlist_free(&t->pin_sha256);
+	strlist_free(&t->alpn);
+}
+
+void
+conf_free(struct conf *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nsvc; i++) {
+		struct service_conf *s = &c->svc[i];
+
+		free(s->name);
+		free(s->accept);
+		strlist_free(&s->connect);
+		tls_conf_free(&s->tls);
+		tls_conf_free(&s->upstream);
+		free(s->ocsp_response);
+		free(s->ticket_key_file);
+		free(s->file);
+	}
+	free(c->svc);
+	free(c->file);
+	free(c->log);
+	free(c->pid_file);
+	free(c->user);
+	free(c->group);
+	free(c->chroot);
+	free(c->include_dir);
+	free(c->metrics);
+	free(c);
+}
+
+struct service_conf *
+conf_add_service(struct conf *c, const char *file, int line)
+{
+	struct service_conf *s;
+
+	c->svc = xrealloc(c->svc, (c->nsvc + 1) * sizeof(*c->svc));
+	s = &c->svc[c->nsvc++];
+	memset(s, 0, sizeof(*s));
+	s->mode = -1;
+	s->tls.verify = VERIFY_REQUIRE;
+	s->upstream.verify = VERIFY_REQUIRE;
+	s->timeout_connect = 10;
+	s->timeout_handshake = 10;
+	s->timeout_idle = 300;
+	s->proxy_protocol = PROXY_OFF;
+	s->file = xstrdup(file ? file : "command line");
+	s->def_line = line;
+	return s;
+}
+
+/* Parse the children of a group through the key table. */
+static int
+parse_group(config_setting_t *g, enum key_scope scope, void *base,
+    int *lines, const char *file, FILE *err, struct service_conf *svc)
+{
+	int nerr = 0;
+	char why[256];
+
+	for (int i = 0; i < config_setting_length(g); i++) {
+		config_setting_t *s = config_setting_get_elem(g, (unsigned)i);
+		const char *name = config_setting_name(s);
+		int line = (int)config_setting_source_line(s);
+		const struct key *k;
+
+		if (name == NULL)
+			continue;
+		k = key_find(name, scope);
+		if (k == NULL) {
+			conf_report(err, file, line, name, "unknown key%s",
+			    scope == KS_TLS ? " in upstream" : "");
+			nerr++;
+			continue;
+		}
+		if (k->type == KT_GROUP) {
+			/* Only `upstream` is a group. */
+			if (key_set_setting(k, base, s, why, sizeof(why))) {
+				conf_report(err, file, line, name, "%s", why);
+				nerr++;
+				continue;
+			}
+			svc->has_upstream = 1;
+			svc->line[k->id] = line;
+			nerr += parse_group(s, KS_TLS, &svc->upstream,
+			    svc->upstream.line, file, err, svc);
+			continue;
+		}
+		if (key_set_setting(k, k->scope == KS_TLS && scope == KS_SERVICE
+		    ? (void *)&svc->tls : base, s, why, sizeof(why)) == -1) {
+			conf_report(err, file, line, name, "%s", why);
+			nerr++;
+			continue;
+		}
+		if (k->scope == KS_TLS && scope == KS_SERVICE)
+			svc->tls.line[k->id] = line;
+		else
+			lines[k->id] = line ? line : -1;
+	}
+	return nerr;
+}
+
+static int
+parse_services(config_setting_t *list, struct conf *c, const char *file,
+    FILE *err)
+{
+	int nerr = 0;
+
+	if (!config_setting_is_list(list)) {
+		conf_report(err, file, (int)config_setting_source_line(list),
+		    "services", "must be a list of groups: ( { ... }, ... )");
+		return 1;
+	}
+	for (int i = 0; i < config_setting_length(list); i++) {
+		config_setting_t *g = config_setting_get_elem(list,
+		    (unsigned)i);
+		int line = (int)config_setting_source_line(g);
+		struct service_conf *s;
+
+		if (!config_setting_is_group(g)) {
+			conf_report(err, file, line, "services",
+			    "each service must be a group { ... }");
+			nerr++;
+			continue;
+		}
+		s = conf_add_service(c, file, line);
+		nerr += parse_group(g, KS_SERVICE, s, s->line, file, err, s);
+	}
+	return nerr;
+}
+
+/* Parse one libconfig document; main files may hold globals. */
+static int
+parse_config(config_t *cfg, struct conf *c, const char *file, int is_main,
+    FILE *err)
+{
+	config_setting_t *root = config_root_setting(cfg);
+	int nerr = 0;
+
+	for (int i = 0; i < config_setting_length(root); i++) {
+		config_setting_t *s = config_setting_get_elem(root,
+		    (unsigned)i);
+		const char *name = config_setting_name(s);
+		int line = (int)config_setting_source_line(s);
+
+		if (strcmp(name, "services") == 0) {
+			nerr += parse_services(s, c, file, err);
+		} else if (!is_main) {
+			conf_report(err, file, line, name, "an include_dir file "
+			    "may hold only `services`");
+			nerr++;
+		} else {
+			const struct key *k = key_find(name, KS_GLOBAL);
+			char why[256];
+
+			if (k == NULL) {
+				conf_report(err, file, line, name,
+				    "unknown key");
+				nerr++;
+			} else if (key_set_setting(k, c, s, why,
+			    sizeof(why)) == -1) {
+				conf_report(err, file, line, name, "%s", why);
+				nerr++;
+			} else {
+				c->line[k->id] = line ? line : -1;
+			}
+		}
+	}
+	return nerr;
+}
+
+static int
+read_file(const char *path, struct conf *c, int is_main, FILE *err)
+{
+	config_t cfg;
+	int nerr;
+
+	config_init(&cfg);
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			conf_report(err, path, 0, NULL, "cannot read: %s",
+			    strerror(errno ? errno : EIO));
+		else
+			conf_report(err, config_error_file(&cfg) ?
+			    config_error_file(&cfg) : path,
+			    config_error_line(&cfg), NULL, "syntax error: %s",
+			    config_error_text(&cfg));
+		config_destroy(&cfg);
+		return 1;
+	}
+	nerr = parse_config(&cfg, c, path, is_main, err);
+	config_destroy(&cfg);
+	return nerr;
+}
+
+int
+conf_parse_string(const char *text, const char *name, struct conf *c,
+    FILE *err)
+{
+	config_t cfg;
+	int nerr;
+
+	config_init(&cfg);
+	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
+		conf_report(err, name, config_error_line(&cfg), NULL,
+		    "syntax error: %s", config_error_text(&cfg));
+		config_destroy(&cfg);
+		return 1;
+	}
+	nerr = parse_config(&cfg, c, name, 1, err);
+	config_destroy(&cfg);
+	return nerr;
+}
+
+static int
+conf_file_filter(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return d->d_name[0] != '.' && n > 5 &&
+	    strcmp(d->d_name + n - 5, ".conf") == 0;
+}
+
+static int
+read_include_dir(struct conf *c, const char *dir, FILE *err)
+{
+	struct dirent **ents;
+	int n, nerr = 0;
+
+	n = scandir(dir, &ents, conf_file_filter, alphasort);
+	if (n == -1) {
+		if (errno == ENOENT)
+			return 0;
+		conf_report(err, c->file, c->line[K_INCLUDE_DIR], "include_dir",
+		    "cannot read directory %s: %s", dir, strerror(errno));
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s", dir, ents[i]->d_name);
+		nerr += read_file(path, c, 0, err);
+		free(ents[i]);
+	}
+	free(ents);
+	return nerr;
+}
+
+struct conf *
+conf_read(const char *path, int foreground, FILE *err)
+{
+	struct conf *c = conf_new();
+	int nerr;
+
+	c->file = xstrdup(path);
+	nerr = read_file(path, c, 1, err);
+	if (nerr == 0) {
+		char *dir;
+
+		if (c->include_dir == NULL) {
+			const char *slash = strrchr(path, '/');
+			size_t len = slash ? (size_t)(slash - path) + 1 : 0;
+
+			dir = xmalloc(len + sizeof("conf.d"));
+			memcpy(dir, path, len);
+			strcpy(dir + len, "conf.d");
+		} else {
+			dir = xstrdup(c->include_dir);
+		}
+		if (*dir != '\0')
+			nerr += read_include_dir(c, dir, err);
+		free(dir);
+	}
+	if (c->log == NULL)
+		c->log = xstrdup(foreground ? "stderr" : "syslog");
+	if (nerr != 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+struct conf *
+conf_load(const char *path, int foreground, FILE *err)
+{
+	struct conf *c = conf_read(path, foreground, err);
+
+	if (c != NULL && conf_validate(c, err) != 0) {
+		conf_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+static int
+valid_service_name(const char *n)
+{
+	if (strlen(n) > 64)
+		return 0;
+	for (const char *p = n; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		    *p == '.'))
+			return 0;
+	return 1;
+}
+
+static int
+line_of(const struct service_conf *s, const struct tls_conf *t, int id)
+{
+	int l = t ? t->line[id] : s->line[id];
+
+	return l > 0 ? l : s->def_line;
+}
+
+/* Checks on one TLS side. accept_side: this side accepts TLS (needs a
+ * certificate unless PSK). */
+static int
+check_tls(const struct service_conf *s, const struct tls_conf *t,
+    int accept_side, const char *label, FILE *err)
+{
+	int nerr = 0;
+	const char *f = s->file;
+	gnutls_datum_t in, out;
+
+	if ((t->cert == NULL) != (t->key == NULL)) {
+		conf_report(err, f, line_of(s, t, t->cert ? K_CERT : K_KEY),
+		    t->cert ? "cert" : "key", "%s`cert` and `key` go together",
+		    label);
+		nerr++;
+	}
+	if (accept_side && t->cert == NULL && t->psk_file == NULL) {
+		conf_report(err, f, s->def_line, "cert", "%sa TLS accept side "
+		    "needs `cert` and `key` (or `psk_file`)", label);
+		nerr++;
+	}
+	if (t->verify == VERIFY_REQUIRE && t->ca == NULL &&
+	    t->pin_sha256.n == 0 && t->psk_file == NULL) {
+		conf_report(err, f, line_of(s, t, K_VERIFY), "verify",
+		    "%sverify = \"require\" needs `ca`, `pin_sha256` or "
+		    "`psk_file` to verify the peer against", label);
+		nerr++;
+	}
+	if (t->crl != NULL && t->ca == NULL) {
+		conf_report(err, f, line_of(s, t, K_CRL), "crl",
+		    "%s`crl` needs `ca`", label);
+		nerr++;
+	}
+	for (size_t i = 0; i < t->pin_sha256.n; i++) {
+		in.data = (unsigned char *)t->pin_sha256.v[i];
+		in.size = (unsigned)strlen(t->pin_sha256.v[i]);
+		if (gnutls_base64_decode2(&in, &out) != 0 || out.size != 32) {
+			conf_report(err, f, line_of(s, t, K_PIN_SHA256),
+			    "pin_sha256", "%s\"%s\" is not the base64 of a "
+			    "SHA-256 digest", label, t->pin_sha256.v[i]);
+			nerr++;
+		}
+		if (out.data == NULL)
+			continue;
+		gnutls_free(out.data);
+		out.data = NULL;
+	}
+	for (size_t i = 0; i < t->alpn.n; i++)
+		if (strlen(t->alpn.v[i]) > 255) {
+			conf_report(err, f, line_of(s, t, K_ALPN), "alpn",
+			    "%sprotocol names are at most 255 bytes", label);
+			nerr++;
+		}
+	if (t->verify_name != NULL && !accept_side && t->verify == VERIFY_NONE) {
+		conf_report(err, f, line_of(s, t, K_VERIFY_NAME), "verify_name",
+		    "%shas no effect with verify = \"none\"", label);
+		nerr++;
+	}
+	return nerr;
+}
+
+/* Features whose key is in the contract but whose implementation has not
+ * landed yet: refuse them loudly rather than silently ignoring them. */
+static int
+check_unsupported(const struct service_conf *s, FILE *err)
+{
+	static const enum key_id svc_keys[] = { K_OCSP_RESPONSE,
+		K_TICKET_KEY_FILE, K_PROXY_PROTOCOL, K_ACCEPT_PROXY };
+	static const enum key_id tls_keys[] = { K_PSK_FILE, K_PSK_IDENTITY };
+	int nerr = 0;
+
+	for (size_t i = 0; i < ARRAY_LEN(svc_keys); i++)
+		if (s->line[svc_keys[i]] != 0 &&
+		    !(svc_keys[i] == K_PROXY_PROTOCOL &&
+		    s->proxy_protocol == PROXY_OFF) &&
+		    !(svc_keys[i] == K_ACCEPT_PROXY && !s->accept_proxy)) {
+			conf_report(err, s->file, line_of(s, NULL, svc_keys[i]),
+			    keys[svc_keys[i]].name, "not supported by this "
+			    "version of sheath yet");
+			nerr++;
+		}
+	for (size_t i = 0; i < ARRAY_LEN(tls_keys); i++)
+		if (s->tls.line[tls_keys[i]] || s->upstream.line[tls_keys[i]]) {
+			conf_report(err, s->file, line_of(s, &s->tls,
+			    tls_keys[i]), keys[tls_keys[i]].name,
+			    "not supported by this version of sheath yet");
+			nerr++;
+		}
+	return nerr;
+}
+
+static int
+validate_service(struct service_conf *s, FILE *err)
+{
+	int nerr = 0;
+	char why[256];
+	const char *f = s->file;
+
+	if (s->name == NULL) {
+		conf_report(err, f, s->def_line, "name", "every service needs "
+		    "a name");
+		nerr++;
+	} else if (!valid_service_name(s->name)) {
+		conf_report(err, f, line_of(s, NULL, K_NAME), "name",
+		    "\"%s\": use at most 64 letters, digits, '-', '_', '.'",
+		    s->name);
+		nerr++;
+	}
+	if (s->mode < 0) {
+		conf_report(err, f, s->def_line, "mode", "required (\"client\", "
+		    "\"server\" or \"bridge\")");
+		return nerr + 1;
+	}
+	/* Keys that do not apply to this mode. */
+	for (size_t i = 0; i < KEYS_COUNT; i++) {
+		const struct key *k = &keys[i];
+		unsigned bit = 1u << s->mode;
+
+		if (k->scope == KS_GLOBAL || (k->modes & bit))
+			continue;
+		if ((k->scope == KS_SERVICE && s->line[k->id]) ||
+		    (k->scope == KS_TLS && s->tls.line[k->id])) {
+			conf_report(err, f, k->scope == KS_SERVICE ?
+			    line_of(s, NULL, k->id) : line_of(s, &s->tls,
+			    k->id), k->name, "not valid in %s mode",
+			    mode_name(s->mode));
+			nerr++;
+		}
+	}
+	if (s->mode == MODE_BRIDGE) {
+		static const enum key_id connect_only[] = { K_VERIFY_NAME,
+			K_SNI, K_PSK_IDENTITY };
+
+		for (size_t i = 0; i < ARRAY_LEN(connect_only); i++)
+			if (s->tls.line[connect_only[i]]) {
+				conf_report(err, f, line_of(s, &s->tls,
+				    connect_only[i]),
+				    keys[connect_only[i]].name, "in bridge "
+				    "mode this belongs in `upstream`");
+				nerr++;
+			}
+		if (!s->has_upstream) {
+			conf_report(err, f, s->def_line, "upstream", "bridge "
+			    "mode needs an `upstream` group with the "
+			    "connect-side TLS settings");
+			nerr++;
+		}
+	}
+	if (s->accept == NULL) {
+		conf_report(err, f, s->def_line, "accept", "required");
+		nerr++;
+	} else if (addr_parse(s->accept, &s->accept_addr, why,
+	    sizeof(why)) == -1) {
+		conf_report(err, f, line_of(s, NULL, K_ACCEPT), "accept", "%s",
+		    why);
+		nerr++;
+	}
+	if (s->connect.n == 0) {
+		conf_report(err, f, s->def_line, "connect", "required");
+		nerr++;
+	} else if (s->connect.n > MAX_CONNECT_ADDRS) {
+		conf_report(err, f, line_of(s, NULL, K_CONNECT), "connect",
+		    "at most %d addresses", MAX_CONNECT_ADDRS);
+		nerr++;
+	} else {
+		for (size_t i = 0; i < s->connect.n; i++)
+			if (addr_parse(s->connect.v[i], &s->connect_addr[i],
+			    why, sizeof(why)) == -1) {
+				conf_report(err, f, line_of(s, NULL, K_CONNECT),
+				    "connect", "%s", why);
+				nerr++;
+			}
+		s->nconnect = (int)s->connect.n;
+	}
+	switch (s->mode) {
+	case MODE_CLIENT:
+		nerr += check_tls(s, &s->tls, 0, "", err);
+		break;
+	case MODE_SERVER:
+		nerr += check_tls(s, &s->tls, 1, "", err);
+		break;
+	case MODE_BRIDGE:
+		nerr += check_tls(s, &s->tls, 1, "", err);
+		if (s->has_upstream)
+			nerr += check_tls(s, &s->upstream, 0, "upstream: ",
+			    err);
+		break;
+	}
+	nerr += check_unsupported(s, err);
+	return nerr;
+}
+
+int
+conf_validate(struct conf *c, FILE *err)
+{
+	int nerr = 0;
+	const char *f = c->file;
+
+	if (c->workers > 1) {
+		conf_report(err, f, c->line[K_WORKERS], "workers", "more than "
+		    "one worker is not supported by this version of sheath "
+		    "yet");
+		nerr++;
+	}
+	if (c->metrics != NULL) {
+		conf_report(err, f, c->line[K_METRICS], "metrics", "not "
+		    "supported by this version of sheath yet");
+		nerr++;
+	}
+	if (c->log != NULL && strcmp(c->log, "stderr") != 0 &&
+	    strcmp(c->log, "syslog") != 0 && c->log[0] != '/') {
+		conf_report(err, f, c->line[K_LOG], "log", "\"%s\": must be "
+		    "\"syslog\", \"stderr\" or an absolute file path", c->log);
+		nerr++;
+	}
+	if (c->nsvc == 0) {
+		conf_report(err, f, 0, "services", "no service defined");
+		nerr++;
+	}
+	for (size_t i = 0; i < c->nsvc; i++) {
+		nerr += validate_service(&c->svc[i], err);
+		for (size_t j = 0; j < i && c->svc[i].name; j++)
+			if (c->svc[j].name &&
+			    strcmp(c->svc[i].name, c->svc[j].name) == 0) {
+				conf_report(err, c->svc[i].file,
+				    line_of(&c->svc[i], NULL, K_NAME), "name",
+				    "duplicate service name \"%s\" (first "
+				    "defined at %s:%d)", c->svc[i].name,
+				    c->svc[j].file,
+				    line_of(&c->svc[j], NULL, K_NAME));
+				nerr++;
+			}
+	}
+	return nerr;
+}
+
+/* ---- -T ------------------------------------------------------------------- */
+
+static void
+dump_scope(const void *base, enum key_scope scope, FILE *out,
+    const char *indent)
+{
+	for (size_t i = 0; i < KEYS_COUNT; i++)
+		if (keys[i].scope == scope)
+			key_dump(&keys[i], base, out, indent);
+}
+
+static void
+dump_tls(const struct tls_conf *t, FILE *out, const char *indent)
+{
+	struct tls_conf filled = *t;
+
+	/* Fill in the default priority so the dump shows what is in force. */
+	if (filled.priority == NULL)
+		filled.priority = (char *)DEFAULT_PRIORITY;
+	dump_scope(&filled, KS_TLS, out, indent);
+}
+
+void
+conf_dump(const struct conf *c, FILE *out)
+{
+	struct conf g = *c;
+
+	g.include_dir = (char *)"";
+	fputs("# effective configuration written by sheath -T\n", out);
+	dump_scope(&g, KS_GLOBAL, out, "");
+	fputs("services = (\n", out);
+	for (size_t i = 0; i < c->nsvc; i++) {
+		const struct service_conf *s = &c->svc[i];
+
+		fputs("  {\n", out);
+		dump_scope(s, KS_SERVICE, out, "    ");
+		dump_tls(&s->tls, out, "    ");
+		if (s->has_upstream) {
+			fputs("    upstream = {\n", out);
+			dump_tls(&s->upstream, out, "      ");
+			fputs("    };\n", out);
+		}
+		fprintf(out, "  }%s\n", i + 1 < c->nsvc ? "," : "");
+	}
+	fputs(");\n", out);
+}

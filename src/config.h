@@ -1,0 +1,105 @@
+/* config.h: the parsed, validated configuration. A struct conf is built once
+ * per (re)load and never changed afterwards. */
+#ifndef SHEATH_CONFIG_H
+#define SHEATH_CONFIG_H
+
+#include <stdio.h>
+
+#include "addr.h"
+#include "keys.h"
+#include "util.h"
+
+enum mode { MODE_CLIENT, MODE_SERVER, MODE_BRIDGE };
+enum verify_mode { VERIFY_REQUIRE, VERIFY_OPTIONAL, VERIFY_NONE };
+enum proxy_version { PROXY_OFF, PROXY_V1, PROXY_V2 };
+
+#define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define MAX_CONNECT_ADDRS 16
+
+/* TLS settings of one side of a service (the service itself, or its
+ * bridge-mode `upstream` group). */
+struct tls_conf {
+	char *cert, *key, *ca, *crl;
+	int verify;
+	char *verify_name, *sni, *priority;
+	struct strlist allow_cn, allow_dns, allow_uri, allow_ou;
+	struct strlist pin_sha256, alpn;
+	char *psk_file, *psk_identity;
+	int line[KEYS_COUNT];	/* where each key was set; 0 = not set */
+};
+
+struct service_conf {
+	char *name;
+	int mode;
+	char *accept;
+	struct strlist connect;
+	struct tls_conf tls;		/* accept side (server/bridge) or
+					 * connect side (client) */
+	struct tls_conf upstream;	/* bridge: connect side */
+	int has_upstream;
+	char *ocsp_response, *ticket_key_file;
+	int proxy_protocol;
+	int accept_proxy;
+	double timeout_connect, timeout_handshake, timeout_idle;
+	int max_connections;		/* 0 = only the global cap */
+	char *file;
+	int line[KEYS_COUNT];
+	int def_line;			/* line of the service group */
+
+	/* Derived by validation. */
+	struct addr_spec accept_addr;
+	struct addr_spec connect_addr[MAX_CONNECT_ADDRS];
+	int nconnect;
+};
+
+struct conf {
+	char *file;		/* main file, or NULL for the ad-hoc form */
+	char *log;
+	int log_level;
+	char *pid_file, *user, *group, *chroot, *include_dir, *metrics;
+	int max_connections;
+	int workers;
+	double shutdown_timeout;
+	int line[KEYS_COUNT];
+	struct service_conf *svc;
+	size_t nsvc;
+};
+
+/** conf_new(): a conf with every global default filled in. */
+struct conf *conf_new(void);
+/** conf_free(c): free a conf; NULL is a no-op. */
+void conf_free(struct conf *c);
+
+/** conf_add_service(c, file, line): append a service with defaults. */
+struct service_conf *conf_add_service(struct conf *c, const char *file,
+    int line);
+
+/** conf_load(path, foreground, err): parse the main file and include_dir
+ * into a new conf and validate it. On error returns NULL and has printed
+ * every problem to err (stderr, or a buffer on reload). */
+struct conf *conf_load(const char *path, int foreground, FILE *err);
+
+/** conf_read(path, foreground, err): as conf_load, without conf_validate
+ * (the caller may add services first). */
+struct conf *conf_read(const char *path, int foreground, FILE *err);
+
+/** conf_parse_string(text, name, c, err): parse libconfig text as a main
+ * file into c without include_dir (used by tests and fuzzing). Returns the
+ * number of errors printed. */
+int conf_parse_string(const char *text, const char *name, struct conf *c,
+    FILE *err);
+
+/** conf_validate(c, err): cross-key checks; returns the number of errors. */
+int conf_validate(struct conf *c, FILE *err);
+
+/** conf_dump(c, out): the effective configuration in libconfig syntax. */
+void conf_dump(const struct conf *c, FILE *out);
+
+/** conf_report(err, file, line, key, fmt, ...): one error line in the
+ * "sheath: FILE:LINE: KEY: message" form. */
+void conf_report(FILE *err, const char *file, int line, const char *key,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+const char *mode_name(int mode);
+
+#endif

@@ -1,0 +1,695 @@
+/* conn.c: a connection pair and its relay state machine.
+ *
+ * Stages: [HANDSHAKE_A] -> CONNECT -> [HANDSHAKE_B] -> RELAY. Side a is the
+ * accepted connection, side b the one we open to `connect`. A TLS accept
+ * side is handshaken and verified before anything is connected; a TLS
+ * connect side is handshaken and verified before anything from a is read.
+ *
+ * In RELAY, each direction (ab: a->b, ba: b->a) is OPEN, DRAIN (its source
+ * ended; flush the buffer, then shut the destination's write half) or SHUT.
+ * Reads happen only while the direction's buffer has room, so a slow reader
+ * stops its writer (backpressure). conn_close() is the one place that frees.
+ */
+#include "autoconfig.h"
+#include "conn.h"
+#include "buf.h"
+#include "io.h"
+#include "log.h"
+#include "loop.h"
+#include "service.h"
+#include "verify.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum stage { ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B, ST_RELAY };
+enum dstate { D_OPEN, D_DRAIN, D_SHUT };
+enum result { R_CLOSED, R_TRUNCATED, R_TIMEOUT, R_REJECTED, R_BACKEND,
+	R_ERROR };
+
+/* Passes through pump() per event before yielding to other connections. */
+#define PUMP_ROUNDS 16
+
+struct conn;
+
+struct side {
+	struct end io;
+	struct conn *conn;
+	int slot;
+	short rd_want, wr_want;	/* event the next read / write waits for */
+	short hs_want;		/* event the handshake waits for */
+	unsigned can_read : 1, can_write : 1;
+};
+
+struct dir {
+	struct buf buf;
+	enum dstate state;
+	uint64_t bytes;
+};
+
+struct conn {
+	struct conn *prev, *next;		/* every connection */
+	struct conn *rprev, *rnext;		/* ready list */
+	int on_ready;
+	struct service *svc;
+	enum stage stage;
+	struct side a, b;
+	struct dir ab, ba;
+	int64_t started, deadline;
+	int target;
+	int last_errno;
+	int verified;			/* handshake(s) done and accepted */
+	int a_hs_done, b_hs_done;
+	char peer[ADDR_STRLEN];
+	char identity[256];
+};
+
+static struct conn *all;
+static struct conn *ready;
+static int nconns;
+
+static void conn_close(struct conn *c, enum result r, const char *detail);
+static int pump(struct conn *c);
+static int next_target(struct conn *c);
+
+int
+conn_count(void)
+{
+	return nconns;
+}
+
+static void
+ready_add(struct conn *c)
+{
+	if (c->on_ready)
+		return;
+	c->on_ready = 1;
+	c->rprev = NULL;
+	c->rnext = ready;
+	if (ready)
+		ready->rprev = c;
+	ready = c;
+}
+
+static void
+ready_remove(struct conn *c)
+{
+	if (!c->on_ready)
+		return;
+	if (c->rprev)
+		c->rprev->rnext = c->rnext;
+	else
+		ready = c->rnext;
+	if (c->rnext)
+		c->rnext->rprev = c->rprev;
+	c->on_ready = 0;
+}
+
+static const struct service_conf *
+sconf(const struct conn *c)
+{
+	return c->svc->conf;
+}
+
+static int64_t
+ms(double seconds)
+{
+	return (int64_t)(seconds * 1000.0 + 0.5);
+}
+
+/* ---- interest ------------------------------------------------------------ */
+
+static int
+dir_has_room(const struct dir *d, const struct side *dst)
+{
+	return d->buf.data == NULL || d->buf.tail < BUF_SIZE ||
+	    (d->buf.head > 0 && dst->io.pending == 0);
+}
+
+static short
+side_interest(const struct side *x, const struct dir *out,
+    const struct dir *in, const struct side *y)
+{
+	short ev = 0;
+
+	if (out->state == D_OPEN && !x->can_read && dir_has_room(out, y))
+		ev |= x->rd_want;
+	if (!x->can_write && (buf_len(&in->buf) > 0 || in->state == D_DRAIN))
+		ev |= x->wr_want;
+	return ev;
+}
+
+static void
+update_interest(struct conn *c)
+{
+	short ea = 0, eb = 0;
+
+	switch (c->stage) {
+	case ST_HANDSHAKE_A:
+		ea = c->a.hs_want;
+		break;
+	case ST_CONNECT:
+		eb = POLLOUT;
+		break;
+	case ST_HANDSHAKE_B:
+		eb = c->b.hs_want;
+		break;
+	case ST_RELAY:
+		ea = side_interest(&c->a, &c->ab, &c->ba, &c->b);
+		eb = side_interest(&c->b, &c->ba, &c->ab, &c->a);
+		break;
+	}
+	loop_mod(c->a.slot, ea);
+	loop_mod(c->b.slot, eb);
+}
+
+/* ---- relay --------------------------------------------------------------- */
+
+/* Classify a failed I/O on side x and close the pair. */
+static void
+side_failed(struct conn *c, struct side *x, int code)
+{
+	int tls_cut = x->io.tls != NULL && (code == IO_TRUNC ||
+	    (x->io.tls_err && (x->io.err == GNUTLS_E_PUSH_ERROR ||
+	    x->io.err == GNUTLS_E_PULL_ERROR)));
+
+	if (tls_cut)
+		conn_close(c, R_TRUNCATED, NULL);
+	else if (x == &c->b && x->io.tls == NULL)
+		conn_close(c, R_BACKEND, io_strerror(&x->io));
+	else if (code == IO_TRUNC)
+		conn_close(c, R_TRUNCATED, NULL);
+	else {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s side: %s",
+		    x == &c->a ? "accept" : "connect", io_strerror(&x->io));
+		conn_close(c, R_ERROR, why);
+	}
+}
+
+/* One round of I/O on direction d (src -> dst). Returns 1 on progress, 0
+ * without, -1 when the connection was closed. */
+static int
+pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
+    int count_read, int count_write)
+{
+	int progress = 0;
+	ssize_t n;
+
+	if (d->state == D_OPEN && (src->can_read || io_pending(&src->io))) {
+		size_t room;
+		unsigned char *p = buf_space(&d->buf, dst->io.pending != 0,
+		    &room);
+
+		if (p != NULL) {
+			n = io_read(&src->io, p, room);
+			if (n > 0) {
+				buf_produced(&d->buf, (size_t)n);
+				if (count_read)
+					d->bytes += (uint64_t)n;
+				progress = 1;
+			} else {
+				if (buf_len(&d->buf) == 0)
+					buf_release(&d->buf);
+				switch (n) {
+				case IO_WANT_READ:
+				case IO_WANT_WRITE:
+					src->can_read = 0;
+					src->rd_want = n == IO_WANT_READ ?
+					    POLLIN : POLLOUT;
+					break;
+				case IO_EOF:
+					d->state = D_DRAIN;
+					progress = 1;
+					break;
+				default:
+					side_failed(c, src, (int)n);
+					return -1;
+				}
+			}
+		}
+	}
+	if (buf_len(&d->buf) > 0 && dst->can_write) {
+		n = io_write(&dst->io, d->buf.data + d->buf.head,
+		    buf_len(&d->buf));
+		if (n > 0) {
+			buf_consumed(&d->buf, (size_t)n);
+			if (count_write)
+				d->bytes += (uint64_t)n;
+			progress = 1;
+		} else if (n == IO_WANT_READ || n == IO_WANT_WRITE) {
+			dst->can_write = 0;
+			dst->wr_want = n == IO_WANT_READ ? POLLIN : POLLOUT;
+		} else {
+			side_failed(c, dst, (int)n);
+			return -1;
+		}
+	}
+	if (d->state == D_DRAIN && buf_len(&d->buf) == 0 && dst->can_write) {
+		int r = io_shutdown_write(&dst->io);
+
+		if (r == 0) {
+			d->state = D_SHUT;
+			progress = 1;
+		} else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+			dst->can_write = 0;
+			dst->wr_want = r == IO_WANT_READ ? POLLIN : POLLOUT;
+		} else {
+			side_failed(c, dst, r);
+			return -1;
+		}
+	}
+	return progress;
+}
+
+/* Move bytes both ways until nothing moves. Returns -1 if closed. */
+static int
+pump(struct conn *c)
+{
+	for (int round = 0; round < PUMP_ROUNDS; round++) {
+		int p1, p2;
+
+		if ((p1 = pump_dir(c, &c->ab, &c->a, &c->b, 1, 0)) < 0)
+			return -1;
+		if ((p2 = pump_dir(c, &c->ba, &c->b, &c->a, 0, 1)) < 0)
+			return -1;
+		if (c->ab.state == D_SHUT && c->ba.state == D_SHUT) {
+			conn_close(c, R_CLOSED, NULL);
+			return -1;
+		}
+		if (p1 || p2)
+			c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
+		if (!p1 && !p2)
+			return 0;
+	}
+	ready_add(c);	/* still busy: come back after others had a turn */
+	return 0;
+}
+
+static void
+enter_relay(struct conn *c)
+{
+	c->stage = ST_RELAY;
+	c->verified = 1;
+	c->a.can_read = c->a.can_write = 1;
+	c->b.can_read = c->b.can_write = 1;
+	c->a.rd_want = c->b.rd_want = POLLIN;
+	c->a.wr_want = c->b.wr_want = POLLOUT;
+	c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
+}
+
+/* ---- handshake and connect ------------------------------------------------ */
+
+/* The name a client-side handshake must verify, and the SNI it sends. */
+static const char *
+target_host(const struct conn *c)
+{
+	const struct addr_spec *a =
+	    &sconf(c)->connect_addr[c->svc->targets[c->target].spec];
+
+	return a->kind == ADDR_INET && a->host[0] ? a->host : NULL;
+}
+
+static const char *
+connect_sni(const struct conn *c)
+{
+	const struct tls_conf *t = c->svc->connect_tls->conf;
+	const char *h = t->sni ? t->sni : target_host(c);
+
+	return h != NULL && !addr_is_ip_literal(h) ? h : NULL;
+}
+
+static const char *
+connect_verify_name(const struct conn *c)
+{
+	const struct tls_conf *t = c->svc->connect_tls->conf;
+
+	if (t->verify_name)
+		return t->verify_name;
+	if (t->sni)
+		return t->sni;
+	return target_host(c);
+}
+
+static void
+reject(struct conn *c, struct side *x, const char *reason)
+{
+	/* Tell the peer why, best effort: never wait for it. */
+	gnutls_alert_send(x->io.tls, GNUTLS_AL_FATAL,
+	    strstr(reason, "not in") ? GNUTLS_A_ACCESS_DENIED :
+	    GNUTLS_A_BAD_CERTIFICATE);
+	conn_close(c, R_REJECTED, reason);
+}
+
+/* The connect side is up: handshake it, or relay. Returns 1, or -1 when
+ * closed. */
+static int
+connected(struct conn *c)
+{
+	int r;
+
+	if (c->svc->connect_tls == NULL) {
+		enter_relay(c);
+		return 1;
+	}
+	r = tls_session_new(c->svc->connect_tls, c->b.io.fd, connect_sni(c),
+	    &c->b.io.tls);
+	if (r < 0) {
+		conn_close(c, R_ERROR, gnutls_strerror(r));
+		return -1;
+	}
+	c->stage = ST_HANDSHAKE_B;
+	c->b.hs_want = POLLOUT;
+	c->deadline = now_ms() + ms(sconf(c)->timeout_handshake);
+	return 1;
+}
+
+static void
+drop_target_fd(struct conn *c)
+{
+	loop_del(&c->b.slot);
+	io_close(&c->b.io, 0);
+}
+
+static void side_event(void *arg, short revents);
+
+/* Try connect addresses in order from c->target + 1. Returns 0 while a
+ * connect is under way, -1 when none is left (c is closed). */
+static int
+next_target(struct conn *c)
+{
+	while (++c->target < c->svc->ntargets) {
+		const struct sockaddr_any *sa = &c->svc->targets[c->target].sa;
+		int fd = socket(sa->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0), one = 1, r;
+
+		if (fd == -1) {
+			c->last_errno = errno;
+			continue;
+		}
+		if (sa->ss.ss_family != AF_UNIX)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
+		c->b.io.fd = fd;
+		c->b.can_write = 0;
+		loop_add(&c->b.slot, fd, POLLOUT, side_event, &c->b);
+		r = connect(fd, (const struct sockaddr *)&sa->ss, sa->len);
+		if (r == 0 || errno == EINPROGRESS) {
+			/* SO_ERROR is read once POLLOUT says it is final. */
+			c->b.can_write = r == 0;
+			c->stage = ST_CONNECT;
+			c->deadline = now_ms() +
+			    ms(sconf(c)->timeout_connect);
+			return 0;
+		}
+		c->last_errno = errno;
+		drop_target_fd(c);
+	}
+	conn_close(c, R_BACKEND, strerror(c->last_errno ? c->last_errno :
+	    ECONNREFUSED));
+	return -1;
+}
+
+/* Returns 1 when connected, 0 while waiting, -1 when closed. */
+static int
+step_connect(struct conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (!c->b.can_write)
+		return 0;
+	if (getsockopt(c->b.io.fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0)
+		return connected(c);
+	c->last_errno = err;
+	drop_target_fd(c);
+	return next_target(c);
+}
+
+/* Drive the handshake of side x; on success verify and move on. Returns 1
+ * when the stage advanced, 0 when waiting, -1 when closed. */
+static int
+step_handshake(struct conn *c, struct side *x)
+{
+	char reason[512];
+	int r = io_handshake(&x->io);
+
+	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
+		x->hs_want = r == IO_WANT_READ ? POLLIN : POLLOUT;
+		return 0;
+	}
+	if (r != 0) {
+		snprintf(reason, sizeof(reason), "handshake failed: %s",
+		    io_strerror(&x->io));
+		conn_close(c, R_REJECTED, reason);
+		return -1;
+	}
+	if (x == &c->a) {
+		char id[256];
+
+		if (!verify_peer(x->io.tls, c->svc->accept_tls, NULL, id,
+		    sizeof(id), reason, sizeof(reason))) {
+			snprintf(c->identity, sizeof(c->identity), "%s", id);
+			reject(c, x, reason);
+			return -1;
+		}
+		snprintf(c->identity, sizeof(c->identity), "%s", id);
+		c->a_hs_done = 1;
+		c->target = -1;
+		return next_target(c) < 0 ? -1 : 1;
+	}
+	{
+		char id[256];
+		const char *name = connect_verify_name(c);
+
+		if (!verify_peer(x->io.tls, c->svc->connect_tls, name, id,
+		    sizeof(id), reason, sizeof(reason))) {
+			if (c->a.io.tls == NULL)
+				snprintf(c->identity, sizeof(c->identity),
+				    "%s", id);
+			reject(c, x, reason);
+			return -1;
+		}
+		if (c->a.io.tls == NULL)
+			snprintf(c->identity, sizeof(c->identity), "%s", id);
+		c->b_hs_done = 1;
+	}
+	enter_relay(c);
+	return 1;
+}
+
+/* Run the connection as far as it goes now, then declare interest. */
+static void
+conn_run(struct conn *c)
+{
+	int r = 1;
+
+	while (r > 0) {
+		switch (c->stage) {
+		case ST_HANDSHAKE_A:
+			r = step_handshake(c, &c->a);
+			break;
+		case ST_CONNECT:
+			r = step_connect(c);
+			break;
+		case ST_HANDSHAKE_B:
+			r = step_handshake(c, &c->b);
+			break;
+		case ST_RELAY:
+			if (pump(c) < 0)
+				return;
+			r = 0;
+			break;
+		}
+	}
+	if (r == 0)
+		update_interest(c);	/* r < 0: c is gone */
+}
+
+static void
+side_event(void *arg, short revents)
+{
+	struct side *x = arg;
+	struct conn *c = x->conn;
+
+	if (revents & (x->rd_want | POLLERR | POLLHUP))
+		x->can_read = 1;
+	if (revents & (x->wr_want | POLLERR | POLLHUP))
+		x->can_write = 1;
+	if (c->stage != ST_RELAY && x == &c->a && c->stage != ST_HANDSHAKE_A) {
+		/* The accepted peer waits, unread, while the connect side is
+		 * set up; only its disappearance matters now (poll would
+		 * report it again and again). */
+		if (revents & (POLLERR | POLLHUP))
+			conn_close(c, R_ERROR, "accepted peer went away before "
+			    "the tunnel was up");
+		return;
+	}
+	conn_run(c);
+}
+
+/* ---- life cycle ------------------------------------------------------------ */
+
+void
+conn_start(struct service *svc, int fd, const struct sockaddr *peer,
+    socklen_t len)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	int r;
+
+	c->svc = svc;
+	service_ref(svc);
+	svc->active++;
+	nconns++;
+	c->next = all;
+	if (all)
+		all->prev = c;
+	all = c;
+	c->started = now_ms();
+	c->a.conn = c->b.conn = c;
+	c->a.io.fd = fd;
+	c->b.io.fd = -1;
+	c->a.slot = c->b.slot = -1;
+	c->a.rd_want = c->b.rd_want = POLLIN;
+	c->a.wr_want = c->b.wr_want = POLLOUT;
+	snprintf(c->identity, sizeof(c->identity), "-");
+	addr_format(peer, len, c->peer, sizeof(c->peer));
+	loop_add(&c->a.slot, fd, 0, side_event, &c->a);
+
+	if (svc->accept_tls != NULL) {
+		r = tls_session_new(svc->accept_tls, fd, NULL, &c->a.io.tls);
+		if (r < 0) {
+			conn_close(c, R_ERROR, gnutls_strerror(r));
+			return;
+		}
+		c->stage = ST_HANDSHAKE_A;
+		c->a.hs_want = POLLIN;
+		c->deadline = c->started + ms(svc->conf->timeout_handshake);
+		update_interest(c);
+		return;
+	}
+	c->target = -1;
+	if (next_target(c) == 0)
+		update_interest(c);
+}
+
+static const char *
+result_name(enum result r)
+{
+	static const char *const names[] = { "closed", "truncated", "timeout",
+		"rejected", "backend", "error" };
+
+	return names[r];
+}
+
+static void
+conn_close(struct conn *c, enum result r, const char *detail)
+{
+	const char *version = "-", *cipher = "-";
+	char alpn[64] = "-", end[600];
+	gnutls_session_t s;
+	int64_t dur = now_ms() - c->started;
+	int reset = r != R_CLOSED;
+
+	if (c->a_hs_done)
+		s = c->a.io.tls;
+	else if (c->b_hs_done)
+		s = c->b.io.tls;
+	else
+		s = NULL;
+	if (s != NULL)
+		tls_describe(s, &version, &cipher, alpn, sizeof(alpn));
+	if (detail)
+		snprintf(end, sizeof(end), "%s: %s", result_name(r), detail);
+	else
+		snprintf(end, sizeof(end), "%s", result_name(r));
+	if (r == R_REJECTED)
+		log_notice("service=%s peer=%s %s", sconf(c)->name, c->peer,
+		    end);
+	log_info("service=%s peer=%s identity=%s%s%s version=%s cipher=%s "
+	    "alpn=%s bytes_in=%llu bytes_out=%llu duration=%lld.%03lld end=%s",
+	    sconf(c)->name, c->peer,
+	    strcmp(c->identity, "-") ? "\"" : "", c->identity,
+	    strcmp(c->identity, "-") ? "\"" : "", version, cipher, alpn,
+	    (unsigned long long)c->ab.bytes, (unsigned long long)c->ba.bytes,
+	    (long long)(dur / 1000), (long long)(dur % 1000), end);
+
+	/* A plaintext peer learns of an unclean end through a reset; a TLS
+	 * peer through the missing close_notify. */
+	loop_del(&c->a.slot);
+	loop_del(&c->b.slot);
+	io_close(&c->a.io, reset && c->a.io.tls == NULL);
+	io_close(&c->b.io, reset && c->b.io.tls == NULL);
+	buf_release(&c->ab.buf);
+	buf_release(&c->ba.buf);
+	ready_remove(c);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		all = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nconns--;
+	c->svc->active--;
+	service_unref(c->svc);
+	free(c);
+}
+
+void
+conn_sweep(int64_t now)
+{
+	struct conn *c, *next;
+
+	for (c = all; c != NULL; c = next) {
+		next = c->next;
+		if (now < c->deadline)
+			continue;
+		if (c->stage == ST_CONNECT) {
+			c->last_errno = ETIMEDOUT;
+			drop_target_fd(c);
+			if (next_target(c) == 0)
+				update_interest(c);
+		} else {
+			conn_close(c, R_TIMEOUT, c->stage == ST_RELAY ? "idle" :
+			    "handshake");
+		}
+	}
+}
+
+int
+conn_has_ready(void)
+{
+	return ready != NULL;
+}
+
+void
+conn_run_ready(void)
+{
+	struct conn *c = ready, *next;
+
+	ready = NULL;
+	/* Detach the list first: pump() may re-add. */
+	for (; c != NULL; c = next) {
+		next = c->rnext;
+		c->on_ready = 0;
+		c->rprev = c->rnext = NULL;
+		if (next)
+			next->rprev = NULL;
+		conn_run(c);
+	}
+}
+
+void
+conn_abort_all(const char *why)
+{
+	while (all != NULL)
+		conn_close(all, R_ERROR, why);
+}

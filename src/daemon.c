@@ -1,0 +1,207 @@
+/* daemon.c: signal handlers set flags and nothing else; everything they
+ * ask for happens in the loop. */
+#include "autoconfig.h"
+#include "daemon.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int sigpipe_fd[2] = { -1, -1 };
+static volatile sig_atomic_t pending;
+static int ready_fd = -1;	/* child -> parent start-up status */
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	switch (sig) {
+	case SIGHUP:
+		pending |= SIG_RELOAD;
+		break;
+	case SIGTERM:
+	case SIGINT:
+		pending |= SIG_TERM;
+		break;
+	case SIGUSR1:
+		pending |= SIG_REOPEN;
+		break;
+	}
+	if (write(sigpipe_fd[1], "", 1) == -1) {
+		/* Full pipe: the loop is already awake. */
+	}
+	errno = saved;
+}
+
+int
+daemon_signals_init(void)
+{
+	struct sigaction sa;
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+
+	if (sigpipe_fd[0] == -1) {
+		if (pipe(sigpipe_fd) == -1 ||
+		    set_nonblock_cloexec(sigpipe_fd[0]) == -1 ||
+		    set_nonblock_cloexec(sigpipe_fd[1]) == -1)
+			return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	return sigpipe_fd[0];
+}
+
+int
+daemon_signals_take(void)
+{
+	char buf[64];
+	int p;
+
+	while (read(sigpipe_fd[0], buf, sizeof(buf)) > 0)
+		;
+	p = pending;
+	pending = 0;
+	return p;
+}
+
+int
+daemon_detach(void)
+{
+	int fds[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(fds) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid > 0) {
+		/* Parent: exit only once the child is serving (or failed),
+		 * so that init scripts see the real outcome. */
+		close(fds[1]);
+		if (read(fds[0], &status, 1) != 1) {
+			int ws;
+
+			waitpid(pid, &ws, 0);
+			status = 1;
+		}
+		_exit(status);
+	}
+	close(fds[0]);
+	ready_fd = fds[1];
+	setsid();
+	return 0;
+}
+
+void
+daemon_ready(int ok)
+{
+	char status = ok ? 0 : 1;
+	int null;
+
+	if (ready_fd == -1)
+		return;
+	if (ok && (null = open("/dev/null", O_RDWR)) != -1) {
+		dup2(null, 0);
+		dup2(null, 1);
+		dup2(null, 2);
+		if (null > 2)
+			close(null);
+	}
+	if (write(ready_fd, &status, 1) == -1) {
+		/* The parent is gone; nothing to tell. */
+	}
+	close(ready_fd);
+	ready_fd = -1;
+}
+
+int
+pidfile_write(const char *path)
+{
+	char tmp[4096], line[32];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd == -1) {
+		log_err("cannot write pid file %s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)n) != n || close(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		log_err("cannot write pid file %s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+void
+pidfile_remove(const char *path)
+{
+	char line[32] = "";
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return;
+	if (fgets(line, sizeof(line), f) != NULL &&
+	    atol(line) == (long)getpid())
+		unlink(path);
+	fclose(f);
+}
+
+int
+daemon_drop_privileges(const char *user, const char *group, const char *root,
+    FILE *err)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	gid_t gid;
+
+	if (user && (pw = getpwnam(user)) == NULL) {
+		fprintf(err, "sheath: user: unknown user \"%s\"\n", user);
+		return -1;
+	}
+	if (group && (gr = getgrnam(group)) == NULL) {
+		fprintf(err, "sheath: group: unknown group \"%s\"\n", group);
+		return -1;
+	}
+	if (root != NULL && (chroot(root) == -1 || chdir("/") == -1)) {
+		fprintf(err, "sheath: chroot: %s: %s\n", root, strerror(errno));
+		return -1;
+	}
+	if (pw == NULL && gr == NULL)
+		return 0;
+	gid = gr ? gr->gr_gid : pw->pw_gid;
+	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
+	    (pw && setuid(pw->pw_uid) == -1)) {
+		fprintf(err, "sheath: cannot drop privileges: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	/* Verify: regaining root must fail. */
+	if (pw && pw->pw_uid != 0 && (setuid(0) != -1 || seteuid(0) != -1)) {
+		fprintf(err, "sheath: privileges could be regained after "
+		    "dropping them; refusing to run\n");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,52 @@
+/* io.h: one interface over a plaintext socket and a GnuTLS session, so the
+ * relay in conn.c never cares which kind of end it talks to. */
+#ifndef SHEATH_IO_H
+#define SHEATH_IO_H
+
+#include <gnutls/gnutls.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Results other than a byte count (all negative). */
+enum {
+	IO_WANT_READ = -1,	/* retry when the fd is readable */
+	IO_WANT_WRITE = -2,	/* retry when the fd is writable */
+	IO_EOF = -3,		/* clean end: FIN, or TLS close_notify */
+	IO_TRUNC = -4,		/* TLS peer vanished without close_notify */
+	IO_ERR = -5,		/* anything else; see end->err */
+};
+
+struct end {
+	int fd;
+	gnutls_session_t tls;	/* NULL on a plaintext end */
+	size_t pending;		/* TLS: length of a send that must be retried */
+	int err;		/* errno or GnuTLS code of the last IO_ERR */
+	int tls_err;		/* whether err is a GnuTLS code */
+};
+
+/** io_read(e, buf, len): > 0 bytes read, or an IO_* code. */
+ssize_t io_read(struct end *e, void *buf, size_t len);
+
+/** io_write(e, buf, len): > 0 bytes written, or an IO_* code. After
+ * IO_WANT_* on a TLS end the next call must pass at least the same bytes at
+ * the same address: io_write resends exactly those (GnuTLS rule). */
+ssize_t io_write(struct end *e, const void *buf, size_t len);
+
+/** io_pending(e): bytes GnuTLS decrypted that poll() cannot see. */
+size_t io_pending(const struct end *e);
+
+/** io_handshake(e): 0 when done, or an IO_* code. */
+int io_handshake(struct end *e);
+
+/** io_shutdown_write(e): close_notify (TLS) and FIN: 0 when done, or an
+ * IO_* code. */
+int io_shutdown_write(struct end *e);
+
+/** io_strerror(e): text for the last IO_ERR. */
+const char *io_strerror(const struct end *e);
+
+/** io_close(e, reset): free the session and close the fd; reset sends a TCP
+ * RST instead of a FIN where the fd is TCP. */
+void io_close(struct end *e, int reset);
+
+#endif

@@ -1,0 +1,193 @@
+/* listener.c: accept connections, or refuse them at once when a limit is
+ * reached, never busy-looping on EMFILE. */
+#include "autoconfig.h"
+#include "listener.h"
+#include "conn.h"
+#include "log.h"
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ACCEPTS_PER_EVENT 64
+
+static int global_max = 10000;
+static int spare_fd = -1;	/* released to accept-and-close at EMFILE */
+static int64_t last_emfile_log;
+
+void
+listener_init(int max_connections)
+{
+	global_max = max_connections;
+	if (spare_fd == -1)
+		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+static int
+bind_one(struct service *s, const struct sockaddr_any *sa, FILE *err,
+    int quiet)
+{
+	int fd, one = 1, zero = 0;
+	char addr[ADDR_STRLEN];
+
+	fd = socket(sa->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		goto fail;
+	if (sa->ss.ss_family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)&sa->ss)->
+		    sun_path;
+		struct stat st;
+
+		/* A socket file left by an earlier run is replaced;
+		 * anything else at that path is an error. */
+		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+			unlink(path);
+	} else {
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (sa->ss.ss_family == AF_INET6) {
+			const struct sockaddr_in6 *s6 =
+			    (const struct sockaddr_in6 *)&sa->ss;
+			int v6only = !IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
+
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ?
+			    &one : &zero, sizeof(int));
+		}
+	}
+	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 ||
+	    listen(fd, 511) == -1)
+		goto fail;
+	s->lfd = fd;
+	return 0;
+fail:
+	if (!quiet)
+		conf_report(err, s->conf->file, s->conf->line[K_ACCEPT] > 0 ?
+		    s->conf->line[K_ACCEPT] : s->conf->def_line, "accept",
+		    "cannot listen on %s: %s", addr_format(
+		    (const struct sockaddr *)&sa->ss, sa->len, addr,
+		    sizeof(addr)), strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+int
+listener_open(struct service *s, FILE *err)
+{
+	/* ":port" resolves to [::] then 0.0.0.0: the dual-stack socket is
+	 * enough where IPv6 exists. */
+	for (int i = 0; i < s->nlisten_sa; i++)
+		if (bind_one(s, &s->listen_sa[i], err,
+		    i + 1 < s->nlisten_sa) == 0)
+			return 0;
+	return -1;
+}
+
+static void
+refuse(int fd)
+{
+	struct linger l = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+static void
+accept_event(void *arg, short revents)
+{
+	struct service *s = arg;
+	int limit = s->conf->max_connections;
+
+	(void)revents;
+	for (int i = 0; i < ACCEPTS_PER_EVENT && s->lfd != -1; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if ((errno == EMFILE || errno == ENFILE) &&
+			    spare_fd != -1) {
+				/* Free one descriptor to take the connection
+				 * off the queue and refuse it at once. */
+				close(spare_fd);
+				fd = accept(s->lfd, NULL, NULL);
+				if (fd != -1)
+					refuse(fd);
+				spare_fd = open("/dev/null",
+				    O_RDONLY | O_CLOEXEC);
+				log_ratelimited(&last_emfile_log, LOG_WARNING,
+				    "service %s: out of file descriptors, "
+				    "refusing new connections", s->conf->name);
+				continue;
+			}
+			return;		/* EAGAIN, or nothing to do */
+		}
+		if (conn_count() >= global_max ||
+		    (limit > 0 && s->active >= limit)) {
+			refuse(fd);
+			log_ratelimited(&s->last_limit_log, LOG_WARNING,
+			    "service %s: connection limit reached (%d), "
+			    "refusing new connections", s->conf->name,
+			    conn_count() >= global_max ? global_max : limit);
+			continue;
+		}
+		if (ss.ss_family != AF_UNIX)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+			    sizeof(one));
+		conn_start(s, fd, (struct sockaddr *)&ss, len);
+	}
+}
+
+void
+listener_watch(struct service *s)
+{
+	char addr[ADDR_STRLEN];
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len = sizeof(ss);
+
+	loop_add(&s->lslot, s->lfd, POLLIN, accept_event, s);
+	if (getsockname(s->lfd, (struct sockaddr *)&ss, &len) == -1)
+		len = 0;
+	if (ss.ss_family == AF_UNIX)
+		snprintf(addr, sizeof(addr), "unix:%s",
+		    s->conf->accept_addr.path);
+	else if (len > 0)
+		addr_format((struct sockaddr *)&ss, len, addr, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "%s", s->conf->accept);
+	log_notice("service %s: listening on %s (%s mode)", s->conf->name,
+	    addr, mode_name(s->conf->mode));
+}
+
+void
+listener_close(struct service *s)
+{
+	if (s->lfd == -1)
+		return;
+	loop_del(&s->lslot);
+	close(s->lfd);
+	s->lfd = -1;
+	if (s->conf->accept_addr.kind == ADDR_UNIX)
+		unlink(s->conf->accept_addr.path);
+}
+
+void
+listener_take(struct service *dst, struct service *src)
+{
+	dst->lfd = src->lfd;
+	src->lfd = -1;
+	if (src->lslot >= 0) {
+		loop_del(&src->lslot);
+		loop_add(&dst->lslot, dst->lfd, POLLIN, accept_event, dst);
+	}
+}

@@ -1,0 +1,29 @@
+/* listener.h: listening sockets, accept(2) and the limits applied there. */
+#ifndef SHEATH_LISTENER_H
+#define SHEATH_LISTENER_H
+
+#include <stdio.h>
+
+#include "service.h"
+
+/** listener_open(s, err): bind and listen for service s (SO_REUSEADDR,
+ * dual-stack for ":port", a stale unix socket file replaced). Returns 0, or
+ * -1 with the problem printed to err. */
+int listener_open(struct service *s, FILE *err);
+
+/** listener_watch(s): start accepting in the loop. */
+void listener_watch(struct service *s);
+
+/** listener_close(s): stop accepting and close the socket (unix socket
+ * files are removed). */
+void listener_close(struct service *s);
+
+/** listener_take(dst, src): move src's open listening socket to dst (a
+ * reload keeps unchanged listeners open). */
+void listener_take(struct service *dst, struct service *src);
+
+/** listener_init(max_connections): set the global cap and reserve the
+ * spare descriptor used to refuse connections at EMFILE. */
+void listener_init(int max_connections);
+
+#endif

@@ -1,0 +1,49 @@
+/* tls.h: GnuTLS credentials and settings for one TLS side of a service,
+ * built once per (re)load and shared read-only by its connections. */
+#ifndef SHEATH_TLS_H
+#define SHEATH_TLS_H
+
+#include <gnutls/gnutls.h>
+#include <stdio.h>
+
+#include "config.h"
+#include "identity.h"
+
+struct tls_ctx {
+	int is_server;			/* this side accepts TLS */
+	const struct tls_conf *conf;	/* owned by the struct conf */
+	gnutls_certificate_credentials_t cred;
+	gnutls_priority_t prio;
+	int have_ca;
+	unsigned char (*pins)[PIN_LEN];
+	size_t npins;
+	struct allow_lists allow;
+	gnutls_datum_t *alpn;
+	unsigned nalpn;
+	gnutls_datum_t ticket_key;	/* server side, for session tickets */
+	gnutls_datum_t *last_session;	/* client side resumption (unused) */
+};
+
+/** tls_global_init(): gnutls_global_init and library checks; -1 on error. */
+int tls_global_init(void);
+
+/** tls_ctx_new(svc, conf, is_server, err): load certificates, keys, CA, CRL
+ * and check the priority string. Errors are printed to err with the file,
+ * line and key; returns NULL then. */
+struct tls_ctx *tls_ctx_new(const struct service_conf *svc,
+    const struct tls_conf *conf, int is_server, FILE *err);
+
+/** tls_ctx_free(t): NULL is a no-op. */
+void tls_ctx_free(struct tls_ctx *t);
+
+/** tls_session_new(t, fd, sni, out): a non-blocking session on fd. sni may
+ * be NULL (client side only). Returns 0 or a GnuTLS error code. */
+int tls_session_new(const struct tls_ctx *t, int fd, const char *sni,
+    gnutls_session_t *out);
+
+/** tls_describe(s, version, cipher, alpn, len): printable parameters of an
+ * established session ("-" when not available). */
+void tls_describe(gnutls_session_t s, const char **version,
+    const char **cipher, char *alpn, size_t alpnlen);
+
+#endif

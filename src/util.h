@@ -1,0 +1,36 @@
+/* util.h: small helpers shared by every module (allocation, string lists, time). */
+#ifndef SHEATH_UTIL_H
+#define SHEATH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/** xmalloc/xcalloc/xrealloc/xstrdup: allocate or abort the process; used
+ * only where running out of memory leaves nothing sensible to do. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/** A growable list of owned strings (config lists, allow-lists). */
+struct strlist {
+	char **v;
+	size_t n;
+};
+
+/** strlist_add(l, s): append a copy of s. */
+void strlist_add(struct strlist *l, const char *s);
+/** strlist_free(l): free every string and the vector; l is left empty. */
+void strlist_free(struct strlist *l);
+/** strlist_copy(dst, src): deep copy; dst must be empty. */
+void strlist_copy(struct strlist *dst, const struct strlist *src);
+
+/** now_ms(): CLOCK_MONOTONIC in milliseconds. */
+int64_t now_ms(void);
+
+/** set_nonblock_cloexec(fd): O_NONBLOCK + FD_CLOEXEC; -1 on error. */
+int set_nonblock_cloexec(int fd);
+
+#endif

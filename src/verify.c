@@ -1,0 +1,192 @@
+/* verify.c: chain + CRL + name via GnuTLS, then pins and allow-lists via
+ * identity.c. One function, one verdict, one reason. */
+#include "autoconfig.h"
+#include "verify.h"
+
+#include <gnutls/abstract.h>
+#include <gnutls/crypto.h>
+#include <gnutls/x509.h>
+#include <stdio.h>
+#include <string.h>
+
+#define NAME_POOL 8192
+
+/* Copy the value of a certificate field into the pool; skip values with an
+ * embedded NUL (a classic way to fool name checks). */
+static const char *
+pool_add(char *pool, size_t *used, const char *v, size_t len)
+{
+	char *dst;
+
+	if (memchr(v, '\0', len) != NULL || *used + len + 1 > NAME_POOL)
+		return NULL;
+	dst = pool + *used;
+	memcpy(dst, v, len);
+	dst[len] = '\0';
+	*used += len + 1;
+	return dst;
+}
+
+static void
+collect_dn(gnutls_x509_crt_t crt, const char *oid, const char **out,
+    size_t *n, char *pool, size_t *used)
+{
+	for (unsigned i = 0; *n < PEER_NAMES_MAX; i++) {
+		char buf[1024];
+		size_t len = sizeof(buf);
+
+		if (gnutls_x509_crt_get_dn_by_oid(crt, oid, i, 0, buf,
+		    &len) < 0)
+			break;
+		if ((out[*n] = pool_add(pool, used, buf, len)) != NULL)
+			(*n)++;
+	}
+}
+
+static void
+collect_names(gnutls_x509_crt_t crt, struct peer_names *pn, char *pool,
+    size_t *used)
+{
+	collect_dn(crt, GNUTLS_OID_X520_COMMON_NAME, pn->cn, &pn->ncn, pool,
+	    used);
+	collect_dn(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, pn->ou,
+	    &pn->nou, pool, used);
+	for (unsigned i = 0; i < 256; i++) {
+		char buf[1024];
+		size_t len = sizeof(buf);
+		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf,
+		    &len, NULL);
+
+		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		if (type == GNUTLS_SAN_DNSNAME && pn->ndns < PEER_NAMES_MAX) {
+			if ((pn->dns[pn->ndns] = pool_add(pool, used, buf,
+			    len)) != NULL)
+				pn->ndns++;
+		} else if (type == GNUTLS_SAN_URI &&
+		    pn->nuri < PEER_NAMES_MAX) {
+			if ((pn->uri[pn->nuri] = pool_add(pool, used, buf,
+			    len)) != NULL)
+				pn->nuri++;
+		}
+	}
+}
+
+/* SHA-256 of the DER SubjectPublicKeyInfo, as `openssl pkey -pubout`. */
+static int
+spki_sha256(gnutls_x509_crt_t crt, unsigned char out[PIN_LEN])
+{
+	gnutls_pubkey_t pub;
+	gnutls_datum_t der = { NULL, 0 };
+	int r;
+
+	if (gnutls_pubkey_init(&pub) < 0)
+		return -1;
+	r = gnutls_pubkey_import_x509(pub, crt, 0);
+	if (r >= 0)
+		r = gnutls_pubkey_export2(pub, GNUTLS_X509_FMT_DER, &der);
+	if (r >= 0)
+		r = gnutls_hash_fast(GNUTLS_DIG_SHA256, der.data, der.size,
+		    out);
+	gnutls_free(der.data);
+	gnutls_pubkey_deinit(pub);
+	return r < 0 ? -1 : 0;
+}
+
+static void
+status_reason(unsigned status, const char *name, char *reason, size_t rlen)
+{
+	gnutls_datum_t txt;
+
+	if (status & GNUTLS_CERT_REVOKED)
+		snprintf(reason, rlen, "certificate revoked");
+	else if (status & GNUTLS_CERT_EXPIRED)
+		snprintf(reason, rlen, "certificate expired");
+	else if (status & GNUTLS_CERT_NOT_ACTIVATED)
+		snprintf(reason, rlen, "certificate not yet valid");
+	else if (status & GNUTLS_CERT_SIGNER_NOT_FOUND)
+		snprintf(reason, rlen, "certificate not issued by a trusted CA");
+	else if (status & GNUTLS_CERT_UNEXPECTED_OWNER)
+		snprintf(reason, rlen, "certificate does not match name \"%s\"",
+		    name ? name : "");
+	else if (gnutls_certificate_verification_status_print(status,
+	    GNUTLS_CRT_X509, &txt, 0) == 0) {
+		snprintf(reason, rlen, "certificate verify failed: %s",
+		    txt.data);
+		gnutls_free(txt.data);
+	} else
+		snprintf(reason, rlen, "certificate verify failed");
+}
+
+int
+verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
+    char *identity, size_t idlen, char *reason, size_t rlen)
+{
+	const gnutls_datum_t *certs;
+	unsigned ncerts = 0, status = 0;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t dn = { NULL, 0 };
+	unsigned char digest[PIN_LEN];
+	struct peer_names pn;
+	char pool[NAME_POOL];
+	size_t used = 0;
+	int ok = 0, verify = t->conf->verify;
+
+	snprintf(identity, idlen, "-");
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
+	    (certs = gnutls_certificate_get_peers(s, &ncerts)) == NULL)
+		ncerts = 0;
+	if (ncerts == 0) {
+		if (verify == VERIFY_NONE ||
+		    (verify == VERIFY_OPTIONAL && t->npins == 0 &&
+		    !identity_any_list(&t->allow)))
+			return 1;
+		snprintf(reason, rlen, "no certificate");
+		return 0;
+	}
+	if (gnutls_x509_crt_init(&crt) < 0 ||
+	    gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
+		snprintf(reason, rlen, "unparsable certificate");
+		goto out;
+	}
+	if (gnutls_x509_crt_get_dn3(crt, &dn, 0) == 0) {
+		snprintf(identity, idlen, "%.*s", (int)dn.size, dn.data);
+		for (char *p = identity; *p; p++)
+			if (*p == '"' || (unsigned char)*p < ' ')
+				*p = '?';
+		gnutls_free(dn.data);
+	}
+	if (verify == VERIFY_NONE) {
+		ok = 1;
+		goto out;
+	}
+	if (t->have_ca) {
+		int r = gnutls_certificate_verify_peers3(s, name, &status);
+
+		if (r < 0) {
+			snprintf(reason, rlen, "certificate verify failed: %s",
+			    gnutls_strerror(r));
+			goto out;
+		}
+		if (status != 0) {
+			status_reason(status, name, reason, rlen);
+			goto out;
+		}
+	}
+	if (t->npins) {
+		if (spki_sha256(crt, digest) == -1 ||
+		    !identity_pin_match((const unsigned char (*)[PIN_LEN])t->pins,
+		    t->npins, digest)) {
+			snprintf(reason, rlen, "certificate key not in "
+			    "pin_sha256");
+			goto out;
+		}
+	}
+	memset(&pn, 0, sizeof(pn));
+	collect_names(crt, &pn, pool, &used);
+	ok = identity_allowed(&t->allow, &pn, reason, rlen);
+out:
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return ok;
+}
