@@ -178,8 +178,7 @@ parse_args(int argc, char **argv)
 			opt.kv[opt.nkv].k = ko->k;
 			opt.kv[opt.nkv].upstream = ko->upstream;
 			opt.kv[opt.nkv].value = optarg;
-			opt.kv[opt.nkv].flag = argv[optind - 1][0] == '-' ?
-			    argv[optind - 2] : argv[optind - 1];
+			opt.kv[opt.nkv].flag = longopts[ch - OPT_KEY_BASE].name;
 			opt.nkv++;
 		}
 		}
@@ -215,8 +214,9 @@ add_cli_service(struct conf *c, FILE *err)
 
 		if (key_set_string(kv->k, base, kv->value, why,
 		    sizeof(why)) == -1) {
-			fprintf(err, "sheath: command line: %s: %s\n", kv->flag,
-			    why);
+			fprintf(err, "sheath: command line: %s%s: %s (--%s "
+			    "%s)\n", kv->upstream ? "upstream." : "",
+			    kv->k->name, why, kv->flag, kv->value);
 			nerr++;
 		}
 		lines[kv->k->id] = -1;

@@ -1,0 +1,303 @@
+#!/usr/bin/env bats
+# Peer verification. A rejected peer must never cause a backend connection:
+# a counting backend proves it (its count stays 0), and every rejection test
+# also shows that an acceptable peer gets through the very same instance.
+
+load 'helpers/common'
+
+setup() {
+	common_setup
+	SRV_PORT=$(free_port)
+	BE_PORT=$(free_port)
+	SRV_ADDR=127.0.0.1:$SRV_PORT
+	BE_ADDR=127.0.0.1:$BE_PORT
+	COUNT=$BATS_TEST_TMPDIR/count
+	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
+	CLIENT_PIN=$(awk '$1 == "client" { print $2 }' "$CERTS/pins")
+	SERVER_PIN=$(awk '$1 == "server" { print $2 }' "$CERTS/pins")
+	SERVER2_PIN=$(awk '$1 == "server2" { print $2 }' "$CERTS/pins")
+}
+
+# --- server mode -------------------------------------------------------------
+
+# start_server KEY=VALUE...: echo counting backend + sheath server srv.
+start_server() {
+	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
+		--count-file "$COUNT" --echo --lifetime 60
+	wait_for_port "$BE_PORT"
+	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
+	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
+	wait_sheath_ready srv
+}
+
+# tls_client CERT: python/OpenSSL TLS client presenting $CERTS/CERT.crt
+# ("none": no certificate); sends "hello" and waits for 5 bytes back.
+tls_client() {
+	local certargs=()
+	[[ $1 == none ]] || certargs=(--cert "$CERTS/$1.crt" --key "$CERTS/$1.key")
+	run "$PY" "$TOOLS/tls-peer.py" client --connect "$SRV_ADDR" --ca "$CERTS/ca.crt" \
+		"${certargs[@]}" --data hello --expect 5 --timeout 10
+	assert_success
+}
+
+# assert_accepted CERT COUNT: the echo came back and the backend has now
+# seen COUNT connections.
+assert_accepted() {
+	tls_client "$1"
+	assert_equal "$(kv handshake "$output")" ok
+	assert_equal "$(kv recv "$output")" 5
+	assert_equal "$(backend_count "$COUNT")" "$2"
+}
+
+# assert_rejected CERT [REGEX]: nothing came back, sheath logged a rejection
+# (matching REGEX if given) and the backend saw no connection at all.
+assert_rejected() {
+	local before lines_before last
+	before=$(backend_count "$COUNT")
+	lines_before=$(count_conn_lines "$SRV_LOG" srv)
+	tls_client "$1"
+	assert_equal "$(kv recv "$output")" 0
+	wait_conn_line "$SRV_LOG" srv $((lines_before + 1))
+	last=$(conn_lines "$SRV_LOG" srv | tail -n 1)
+	assert_equal "$(kv end "$last")" rejected:
+	[[ -z ${2:-} || $last =~ end=rejected:\ .*$2 ]] || fail "rejection reason does not name $2: $last"
+	# the notice line for the same peer
+	grep -qF "service=srv peer=$(kv peer "$last") rejected: " "$SRV_LOG" ||
+		fail "no notice line 'service=srv peer=$(kv peer "$last") rejected: ...'"
+	sleep 0.3 # a late (wrong) backend connect would show up by now
+	assert_equal "$(backend_count "$COUNT")" "$before"
+}
+
+@test "server: no client certificate with verify = require is rejected" {
+	start_server
+	assert_rejected none
+	assert_accepted client 1
+}
+
+@test "server: client certificate from another CA is rejected" {
+	start_server
+	assert_rejected other
+	assert_accepted client 1
+}
+
+@test "server: expired client certificate is rejected" {
+	start_server
+	assert_rejected expired
+	assert_accepted client 1
+}
+
+@test "server: revoked client certificate is rejected when crl is set" {
+	start_server crl="$CERTS/crl.pem"
+	assert_rejected revoked
+	assert_accepted client 1
+}
+
+@test "server: the revoked certificate is otherwise valid (accepted without crl)" {
+	start_server
+	assert_accepted revoked 1
+}
+
+@test "server: allow_cn not matching is rejected and names allow_cn" {
+	start_server allow_cn='[ "client2" ]'
+	assert_rejected client allow_cn
+	assert_accepted client2 1
+}
+
+@test "server: allow_cn as a single string" {
+	start_server allow_cn=client1
+	assert_rejected client2 allow_cn
+	assert_accepted client 1
+}
+
+@test "server: allow_dns matching accepts, not matching rejects" {
+	start_server allow_dns='[ "client1.test" ]'
+	assert_rejected client2 allow_dns
+	assert_accepted client 1
+}
+
+@test "server: allow_dns with no matching entry rejects client1" {
+	start_server allow_dns='[ "nope.test", "client1.test.evil" ]'
+	assert_rejected client allow_dns
+}
+
+@test "server: allow_uri matching accepts, not matching rejects" {
+	start_server allow_uri='[ "spiffe://sheath.test/client1" ]'
+	assert_rejected client2 allow_uri
+	assert_accepted client 1
+}
+
+@test "server: allow_uri with a different URI rejects" {
+	start_server allow_uri='[ "spiffe://sheath.test/client2" ]'
+	assert_rejected client allow_uri
+}
+
+@test "server: allow_ou matching accepts, not matching rejects" {
+	start_server allow_ou='[ "other" ]'
+	assert_rejected client allow_ou
+	assert_accepted client2 1
+}
+
+@test "server: a match in any allow list is enough" {
+	start_server allow_cn='[ "nobody" ]' allow_ou='[ "app" ]'
+	assert_rejected client2
+	assert_accepted client 1
+}
+
+@test "server: allow lists never admit a certificate that does not verify" {
+	start_server allow_cn='[ "client1" ]'
+	assert_rejected other
+	assert_rejected expired
+	assert_accepted client 1
+}
+
+@test "server: pin_sha256 matching accepts, another key from the same CA is rejected" {
+	start_server pin_sha256="[ \"$CLIENT_PIN\" ]"
+	assert_rejected client2 pin_sha256
+	assert_accepted client 1
+}
+
+@test "server: pin_sha256 alone, without ca, is the trust anchor" {
+	start_server ca= pin_sha256="[ \"$CLIENT_PIN\" ]"
+	assert_accepted client 1
+	assert_rejected client2 pin_sha256
+	assert_rejected other
+	assert_rejected none
+}
+
+@test "server: verify = optional lets a client without certificate in" {
+	start_server verify=optional
+	assert_accepted none 1
+	wait_conn_line "$SRV_LOG" srv
+	assert_equal "$(kv identity "$(conn_lines "$SRV_LOG" srv)")" -
+	# a presented certificate is still verified
+	assert_rejected other
+	assert_accepted client 2
+}
+
+@test "server: verify = none warns at start and lets anyone in" {
+	start_server verify=none ca=
+	local warn
+	warn=$(grep -iE 'verify' "$SRV_LOG" | grep -iE 'none' || true)
+	[[ -n $warn ]] || fail "no start-up warning about verify = none in:
+$(cat "$SRV_LOG")"
+	assert_accepted none 1
+	assert_accepted other 2
+}
+
+@test "server: verify = require draws no verify warning" {
+	start_server
+	run grep -iE 'verify.*none|none.*verify' "$SRV_LOG"
+	assert_failure
+}
+
+# --- client mode -------------------------------------------------------------
+#
+#   probe --plain--> sheath client --TLS--> python TLS server (echo, records)
+
+# start_tls_server CERT: python TLS echo server presenting $CERTS/CERT.crt,
+# requiring a client certificate from CA1.
+start_tls_server() {
+	TLS_PORT=$(free_port)
+	start_bg tlsserver "$PY" "$TOOLS/tls-peer.py" server --listen "127.0.0.1:$TLS_PORT" \
+		--cert "$CERTS/$1.crt" --key "$CERTS/$1.key" --ca "$CERTS/ca.crt" --require-cert \
+		--echo --count-file "$COUNT" --record-dir "$BATS_TEST_TMPDIR/rec" --lifetime 60
+	wait_for_port "$TLS_PORT"
+}
+
+# start_clients SERVICE...: one sheath client instance "cli" with the given
+# service groups (each made by client_svc with an accept port in $PORTS[name]).
+start_clients() {
+	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$@"
+	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
+	wait_sheath_ready cli $#
+}
+
+# probe_through PORT: send "secret" and half-close through sheath client.
+probe_through() {
+	run "$PY" "$TOOLS/probe.py" --connect "127.0.0.1:$1" --send secret --shut-wr --timeout 10
+	assert_success
+}
+
+# assert_no_plaintext: every connection the TLS server saw carried 0 bytes.
+assert_no_plaintext() {
+	local n i
+	n=$(backend_count "$COUNT")
+	((n >= 1)) || fail "the TLS server saw no connection at all"
+	for ((i = 1; i <= n; i++)); do
+		wait_for_file "$BATS_TEST_TMPDIR/rec/conn-$i"
+		assert_equal "$(kv received "$(cat "$BATS_TEST_TMPDIR/rec/conn-$i")")" 0
+	done
+}
+
+@test "client: server certificate from the wrong CA: local client closed, no plaintext sent" {
+	start_tls_server server
+	local bad good
+	bad=$(free_port)
+	good=$(free_port)
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT" ca="$CERTS/ca2.crt")" \
+		"$(client_svc good "127.0.0.1:$good" "127.0.0.1:$TLS_PORT")"
+	probe_through "$bad"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=bad .*end=rejected: '
+	assert_no_plaintext
+	# the same server through a correctly configured service works
+	probe_through "$good"
+	assert_output --regexp '^eof recv=6 '
+}
+
+@test "client: verify_name mismatch (server2 has only DNS:other.example) is rejected" {
+	start_tls_server server2
+	local bad good
+	bad=$(free_port)
+	good=$(free_port)
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT" verify_name=localhost)" \
+		"$(client_svc good "127.0.0.1:$good" "127.0.0.1:$TLS_PORT" verify_name=other.example)"
+	probe_through "$bad"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=bad .*end=rejected: '
+	assert_no_plaintext
+	probe_through "$good"
+	assert_output --regexp '^eof recv=6 '
+}
+
+@test "client: verify_name = \"127.0.0.1\" matches the IP SAN, 127.0.0.2 does not" {
+	start_tls_server server
+	local ip other
+	ip=$(free_port)
+	other=$(free_port)
+	start_clients "$(client_svc ip "127.0.0.1:$ip" "127.0.0.1:$TLS_PORT" verify_name=127.0.0.1)" \
+		"$(client_svc other "127.0.0.1:$other" "127.0.0.1:$TLS_PORT" verify_name=127.0.0.2)"
+	probe_through "$other"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	assert_no_plaintext
+	probe_through "$ip"
+	assert_output --regexp '^eof recv=6 '
+}
+
+@test "client: without verify_name the host of connect (127.0.0.1) is verified" {
+	start_tls_server server
+	local p
+	p=$(free_port)
+	start_clients "$(client_svc dflt "127.0.0.1:$p" "127.0.0.1:$TLS_PORT" verify_name=)"
+	probe_through "$p"
+	assert_output --regexp '^eof recv=6 '
+}
+
+@test "client: pin_sha256 of the server accepts, a wrong pin rejects" {
+	start_tls_server server
+	local ok bad alone
+	ok=$(free_port)
+	bad=$(free_port)
+	alone=$(free_port)
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT" pin_sha256="[ \"$SERVER2_PIN\" ]")" \
+		"$(client_svc ok "127.0.0.1:$ok" "127.0.0.1:$TLS_PORT" pin_sha256="[ \"$SERVER_PIN\" ]")" \
+		"$(client_svc alone "127.0.0.1:$alone" "127.0.0.1:$TLS_PORT" ca= pin_sha256="[ \"$SERVER_PIN\" ]")"
+	probe_through "$bad"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=bad .*rejected: .*pin_sha256'
+	assert_no_plaintext
+	probe_through "$ok"
+	assert_output --regexp '^eof recv=6 '
+	probe_through "$alone"
+	assert_output --regexp '^eof recv=6 '
+}

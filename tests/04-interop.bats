@@ -1,0 +1,173 @@
+#!/usr/bin/env bats
+# sheath against other TLS implementations: stunnel4 (OpenSSL) on either
+# side, gnutls-cli, openssl s_client, openssl s_server, gnutls-serv, curl.
+# Every exchange is mutual TLS with the CA1 fixtures.
+
+load 'helpers/common'
+
+setup() {
+	common_setup
+	SRV_PORT=$(free_port)
+	BE_PORT=$(free_port)
+	CLI_PORT=$(free_port)
+	SRV_ADDR=127.0.0.1:$SRV_PORT
+	BE_ADDR=127.0.0.1:$BE_PORT
+	CLI_ADDR=127.0.0.1:$CLI_PORT
+	REC=$BATS_TEST_TMPDIR/rec
+	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
+}
+
+start_echo_backend() {
+	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
+		--count-file "$BATS_TEST_TMPDIR/count" --record-dir "$REC" --lifetime 60
+	wait_for_port "$BE_PORT"
+}
+
+# start_sheath_server [KEY=VALUE...]: sheath srv on $SRV_ADDR -> $BE_ADDR.
+start_sheath_server() {
+	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
+	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
+	wait_sheath_ready srv
+}
+
+# start_sheath_client TLS_PORT: sheath cli on $CLI_ADDR -> 127.0.0.1:TLS_PORT.
+start_sheath_client() {
+	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "127.0.0.1:$1")"
+	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
+	wait_sheath_ready cli
+}
+
+# start_stunnel NAME SERVICE_LINES...: stunnel4 in the foreground with its
+# config in the test directory.
+start_stunnel() {
+	local name=$1 conf=$BATS_TEST_TMPDIR/$1.stunnel.conf
+	shift
+	{
+		echo 'foreground = yes'
+		echo 'pid ='
+		echo 'syslog = no'
+		echo 'debug = info'
+		echo "[$name]"
+		printf '%s\n' "$@"
+	} >"$conf"
+	start_bg "$name" stunnel4 "$conf"
+}
+
+assert_identity_client1() {
+	wait_conn_line "$SRV_LOG" srv
+	assert_equal "$(kv identity "$(conn_lines "$SRV_LOG" srv | tail -n 1)")" '"CN=client1,OU=app"'
+}
+
+@test "stunnel4 client half -> sheath server: 4 MiB echo byte-exact" {
+	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
+	start_echo_backend
+	start_sheath_server
+	start_stunnel stclient 'client = yes' "accept = $CLI_ADDR" "connect = $SRV_ADDR" \
+		"cert = $CERTS/client.crt" "key = $CERTS/client.key" "CAfile = $CERTS/ca.crt" \
+		'verifyChain = yes' 'checkHost = localhost'
+	wait_for_port "$CLI_PORT"
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 41 --timeout 30
+	assert_success
+	assert_equal "$(kv recv "$output")" $((4 << 20))
+	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
+	wait_for_file "$REC/conn-1"
+	assert_equal "$(kv sha256 "$(cat "$REC/conn-1")")" "$(kv sent_sha256 "$output")"
+	assert_identity_client1
+}
+
+@test "sheath client -> stunnel4 server half: 4 MiB echo byte-exact, client cert checked" {
+	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
+	start_echo_backend
+	start_stunnel stserver "accept = $SRV_ADDR" "connect = $BE_ADDR" \
+		"cert = $CERTS/server.crt" "key = $CERTS/server.key" "CAfile = $CERTS/ca.crt" \
+		'verifyChain = yes' 'requireCert = yes'
+	wait_for_port "$SRV_PORT"
+	start_sheath_client "$SRV_PORT"
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 42 --timeout 30
+	assert_success
+	assert_equal "$(kv recv "$output")" $((4 << 20))
+	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
+	wait_for_file "$REC/conn-1"
+	assert_equal "$(kv sha256 "$(cat "$REC/conn-1")")" "$(kv sent_sha256 "$output")"
+	wait_for_log "$BATS_TEST_TMPDIR/stserver.log" 'Certificate accepted at depth=0: .*CN=client1'
+}
+
+@test "gnutls-cli with a client certificate gets its data echoed by sheath server" {
+	start_echo_backend
+	start_sheath_server
+	run "$PY" "$TOOLS/drive.py" --send $'hello from gnutls-cli\n' --until 'hello from gnutls-cli' --timeout 10 -- \
+		gnutls-cli --x509cafile "$CERTS/ca.crt" --x509certfile "$CERTS/client.crt" \
+		--x509keyfile "$CERTS/client.key" -p "$SRV_PORT" localhost
+	assert_success
+	assert_output --partial 'hello from gnutls-cli'
+	assert_identity_client1
+}
+
+@test "openssl s_client with a client certificate gets its data echoed by sheath server" {
+	start_echo_backend
+	start_sheath_server
+	run "$PY" "$TOOLS/drive.py" --send $'hello from s_client\n' --until 'hello from s_client' --timeout 10 -- \
+		openssl s_client -connect "$SRV_ADDR" -servername localhost -verify_hostname localhost \
+		-cert "$CERTS/client.crt" -key "$CERTS/client.key" -CAfile "$CERTS/ca.crt" \
+		-verify_return_error -quiet -no_ign_eof
+	assert_success
+	assert_output --partial 'hello from s_client'
+	assert_identity_client1
+}
+
+@test "openssl s_client without a client certificate gets nothing through" {
+	start_echo_backend
+	start_sheath_server
+	run "$PY" "$TOOLS/drive.py" --send $'hello from s_client\n' --until 'hello from s_client' --timeout 3 -- \
+		openssl s_client -connect "$SRV_ADDR" -servername localhost -CAfile "$CERTS/ca.crt" -quiet -no_ign_eof
+	assert_failure
+	refute_output --partial 'hello from s_client'
+	assert_equal "$(backend_count "$BATS_TEST_TMPDIR/count")" 0
+}
+
+@test "sheath client -> openssl s_server -rev (client certificate required)" {
+	start_bg s_server openssl s_server -accept "$SRV_ADDR" -cert "$CERTS/server.crt" \
+		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1
+	wait_for_port "$SRV_PORT"
+	start_sheath_client "$SRV_PORT"
+	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello sheath\n' --expect 13 \
+		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
+	assert_success
+	assert_output --regexp '^expect recv=13 '
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/rev.out")" 'htaehs olleh'
+	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" 'CN *= *client1'
+}
+
+@test "sheath client -> gnutls-serv --echo (client certificate required)" {
+	# gnutls-serv has no bind address option: it listens on all addresses of
+	# a free port for the few seconds of this test.
+	start_bg gnutls_serv timeout 30 gnutls-serv --echo -p "$SRV_PORT" \
+		--x509certfile "$CERTS/server.crt" --x509keyfile "$CERTS/server.key" \
+		--x509cafile "$CERTS/ca.crt" --require-client-cert --verify-client-cert
+	wait_for_port "$SRV_PORT"
+	start_sheath_client "$SRV_PORT"
+	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello gnutls-serv\n' --expect 18 \
+		--out "$BATS_TEST_TMPDIR/echo.out" --timeout 10
+	assert_success
+	assert_output --regexp '^expect recv=18 '
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/echo.out")" 'hello gnutls-serv'
+}
+
+@test "curl with a client certificate through sheath server to python http.server" {
+	mkdir -p "$BATS_TEST_TMPDIR/www"
+	head -c 1048577 /dev/urandom >"$BATS_TEST_TMPDIR/www/blob"
+	start_bg http timeout 60 "$PY" -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$BE_PORT"
+	wait_for_port "$BE_PORT"
+	start_sheath_server
+	run curl -sS --fail --max-time 20 --resolve "localhost:$SRV_PORT:127.0.0.1" \
+		--cacert "$CERTS/ca.crt" --cert "$CERTS/client.crt" --key "$CERTS/client.key" \
+		-o "$BATS_TEST_TMPDIR/blob.out" "https://localhost:$SRV_PORT/blob"
+	assert_success
+	assert_equal "$(sha256_of "$BATS_TEST_TMPDIR/blob.out")" "$(sha256_of "$BATS_TEST_TMPDIR/www/blob")"
+	assert_identity_client1
+	# and without a client certificate curl gets nothing, the backend no request
+	run curl -sS --fail --max-time 20 --resolve "localhost:$SRV_PORT:127.0.0.1" \
+		--cacert "$CERTS/ca.crt" -o "$BATS_TEST_TMPDIR/blob2.out" "https://localhost:$SRV_PORT/blob"
+	assert_failure
+	assert_equal "$(grep -c 'GET /blob' "$BATS_TEST_TMPDIR/http.log")" 1
+}

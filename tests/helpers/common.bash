@@ -1,0 +1,372 @@
+# shellcheck shell=bash
+# Helpers shared by every tests/*.bats file:  load 'helpers/common'
+#
+# Provides default setup_file/setup/teardown (a .bats file that needs its own
+# calls common_setup_file / common_setup / common_teardown from it), fixture
+# certificates in $CERTS (generated once per .bats file), free ports, bounded
+# waits, and background processes that are always killed by PID.
+
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+# make check exports both; default them for `bats tests/X.bats` by hand.
+: "${TESTS_SRCDIR:=$(cd "$(dirname "$BATS_TEST_FILENAME")" && pwd)}"
+: "${SHEATH:=$(cd "$TESTS_SRCDIR/.." && pwd)/src/sheath}"
+export TESTS_SRCDIR SHEATH
+TOOLS=$TESTS_SRCDIR/tools
+# The python interpreter itself (a version-manager shim costs 100+ ms a call);
+# common_setup_file resolves and exports it once per file.
+PY=${PY:-python3}
+CERTS=${BATS_FILE_TMPDIR:-/nonexistent}/certs
+
+# Seconds a sheath process gets to exit after SIGTERM before SIGKILL.
+SHEATH_STOP_WAIT=${SHEATH_STOP_WAIT:-5}
+
+# ---------------------------------------------------------------------------
+# setup / teardown
+
+common_setup_file() {
+	PY=$(python3 -c 'import sys; print(sys.executable)') || return 1
+	export PY
+	"$TESTS_SRCDIR/gen-certs.sh" "$CERTS" ||
+		{ echo "gen-certs.sh failed" >&2; return 1; }
+}
+
+common_setup() {
+	[[ -x "$SHEATH" ]] || fail "sheath binary not found at $SHEATH (build it first, or set SHEATH)"
+	[[ -f "$CERTS/ca.crt" ]] || common_setup_file
+	: >"$BATS_TEST_TMPDIR/.pids"
+	read -ra PORT_POOL < <(free_ports 16)
+	echo 0 >"$BATS_TEST_TMPDIR/.portidx"
+	# Unix socket paths must stay short (108 bytes), whatever TMPDIR is.
+	SOCKDIR=$(mktemp -d /tmp/sheath-test.XXXXXX)
+}
+
+common_teardown() {
+	local line kind name pid status problems=()
+	[[ -f "$BATS_TEST_TMPDIR/.pids" ]] || return 0
+	# Helpers first (clients and backends), so sheath has nothing to drain.
+	for kind in bg sheath; do
+		local pids=() names=()
+		while read -r line; do
+			set -- $line
+			[[ $1 == "$kind" ]] || continue
+			names+=("$2")
+			pids+=("$3")
+			kill -TERM "$3" 2>/dev/null || true
+		done <"$BATS_TEST_TMPDIR/.pids"
+		local i grace=3
+		[[ $kind == bg ]] || grace=$SHEATH_STOP_WAIT
+		local deadline=$((SECONDS + grace))
+		for i in "${!pids[@]}"; do
+			pid=${pids[$i]}
+			name=${names[$i]}
+			while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+				sleep 0.05
+			done
+			local killed=
+			if kill -0 "$pid" 2>/dev/null; then
+				kill -KILL "$pid" 2>/dev/null || true
+				killed=yes
+			fi
+			status=0
+			wait "$pid" 2>/dev/null || status=$?
+			[[ $kind == sheath ]] || continue
+			if [[ -n $killed ]]; then
+				problems+=("sheath '$name' (pid $pid) did not exit within ${SHEATH_STOP_WAIT}s of SIGTERM")
+			elif ((status != 0 && status != 127)); then
+				# 127: not our child (started from a subshell), status unknown
+				problems+=("sheath '$name' (pid $pid) exited with status $status (expected 0 after SIGTERM)")
+			fi
+		done
+	done
+	if [[ -z "${BATS_TEST_COMPLETED:-}" || ${#problems[@]} -gt 0 ]]; then
+		show_logs
+	fi
+	rm -f "$BATS_TEST_TMPDIR/.pids"
+	[[ -z "${SOCKDIR:-}" ]] || rm -rf "$SOCKDIR"
+	if ((${#problems[@]})); then
+		printf '%s\n' "${problems[@]}" >&2
+		return 1
+	fi
+}
+
+setup_file() { common_setup_file; }
+setup() { common_setup; }
+teardown() { common_teardown; }
+
+show_logs() {
+	local f
+	for f in "$BATS_TEST_TMPDIR"/*.log; do
+		[[ -f $f ]] || continue
+		echo "----- ${f##*/} (last 40 lines)" >&2
+		tail -n 40 "$f" >&2
+	done
+}
+
+# ---------------------------------------------------------------------------
+# processes
+
+_record_pid() { # KIND NAME PID
+	echo "$1 $2 $3" >>"$BATS_TEST_TMPDIR/.pids"
+	echo "$3" >"$BATS_TEST_TMPDIR/$2.pid"
+}
+
+# start_sheath NAME ARGS...: run `$SHEATH -f ARGS...` in the background,
+# stdout+stderr to $BATS_TEST_TMPDIR/NAME.log; PID in NAME.pid and $LAST_PID.
+start_sheath() {
+	local name=$1
+	shift
+	"$SHEATH" -f "$@" >"$BATS_TEST_TMPDIR/$name.log" 2>&1 3>&- </dev/null &
+	LAST_PID=$!
+	_record_pid sheath "$name" "$LAST_PID"
+}
+
+# start_bg NAME CMD...: run any other daemon or client in the background,
+# stdout+stderr to $BATS_TEST_TMPDIR/NAME.log; PID in NAME.pid and $LAST_PID.
+start_bg() {
+	local name=$1
+	shift
+	"$@" >"$BATS_TEST_TMPDIR/$name.log" 2>&1 3>&- </dev/null &
+	LAST_PID=$!
+	_record_pid bg "$name" "$LAST_PID"
+}
+
+pid_of() { cat "$BATS_TEST_TMPDIR/$1.pid"; }
+
+# wait_exit NAME [TIMEOUT]: wait for a start_bg process to finish by itself.
+wait_exit() {
+	local pid timeout=${2:-30}
+	pid=$(pid_of "$1")
+	local deadline=$((SECONDS + timeout))
+	while kill -0 "$pid" 2>/dev/null; do
+		((SECONDS < deadline)) || fail "$1 (pid $pid) still running after ${timeout}s"
+		sleep 0.05
+	done
+}
+
+# ---------------------------------------------------------------------------
+# ports and waits
+
+# free_port: a TCP port on 127.0.0.1 the kernel handed out. common_setup
+# asks for a pool of them in one python start; the index lives in a file so
+# that $(free_port) in a subshell still moves on.
+free_port() {
+	local i=0
+	[[ -f "$BATS_TEST_TMPDIR/.portidx" ]] && i=$(<"$BATS_TEST_TMPDIR/.portidx")
+	if ((i < ${#PORT_POOL[@]})); then
+		echo $((i + 1)) >"$BATS_TEST_TMPDIR/.portidx"
+		echo "${PORT_POOL[$i]}"
+	else
+		"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	fi
+}
+
+# free_ports N: N distinct free ports on one line (one python start).
+free_ports() {
+	"$PY" -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+}
+
+has_ipv6_loopback() {
+	"$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null
+}
+
+# port_listening PORT: true if some local socket listens on PORT (read from
+# /proc/net/tcp{,6}, so it never connects and never disturbs the listener).
+port_listening() {
+	local hex
+	hex=$(printf ':%04X' "$1")
+	awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' \
+		/proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# wait_until TIMEOUT WHAT CMD...: poll CMD every 50 ms; fail after TIMEOUT s.
+wait_until() {
+	local timeout=$1 what=$2
+	shift 2
+	local deadline
+	deadline=$(($(date +%s%N) + ${timeout%.*} * 1000000000))
+	until "$@"; do
+		if (($(date +%s%N) > deadline)); then
+			fail "timed out after ${timeout}s waiting for $what"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_for_port PORT [HOST] [TIMEOUT]: wait until PORT is listening. HOST is
+# for readability only: a listener on any local address counts.
+wait_for_port() {
+	wait_until "${3:-10}" "port ${2:-127.0.0.1}:$1 to listen" port_listening "$1"
+}
+
+# wait_for_unix PATH [TIMEOUT]: wait until PATH is a socket.
+wait_for_unix() {
+	wait_until "${2:-10}" "unix socket $1" test -S "$1"
+}
+
+# wait_for_file PATH [TIMEOUT]
+wait_for_file() {
+	wait_until "${2:-10}" "file $1" test -e "$1"
+}
+
+# wait_for_log FILE REGEX [TIMEOUT]: wait until a line of FILE matches the
+# extended REGEX; on timeout fail and show the file.
+wait_for_log() {
+	local file=$1 re=$2 timeout=${3:-10}
+	local deadline=$((SECONDS + timeout))
+	until grep -Eq -- "$re" "$file" 2>/dev/null; do
+		if ((SECONDS >= deadline)); then
+			echo "----- $file:" >&2
+			tail -n 30 "$file" >&2 2>/dev/null || echo "(missing)" >&2
+			fail "timed out after ${timeout}s waiting for /$re/ in $file"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# wait_sheath_ready NAME [COUNT] [TIMEOUT]: wait until sheath NAME logged
+# COUNT (default 1) "service X: listening on" lines; fail at once if it died.
+wait_sheath_ready() {
+	local name=$1 count=${2:-1} timeout=${3:-10}
+	local log=$BATS_TEST_TMPDIR/$name.log pid
+	pid=$(pid_of "$name")
+	local deadline=$((SECONDS + timeout))
+	while (($(grep -Ec 'service [^ ]+: listening on' "$log" 2>/dev/null) < count)); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			cat "$log" >&2
+			fail "sheath '$name' exited before it was listening"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			cat "$log" >&2
+			fail "sheath '$name' not listening after ${timeout}s"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# sheath_rss_kb PID: resident set size in KiB.
+sheath_rss_kb() {
+	awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# ---------------------------------------------------------------------------
+# configuration
+
+# svc KEY=VALUE...: one libconfig service group. A later KEY overrides an
+# earlier one, an empty VALUE drops the key. Numbers, true/false, [..], (..)
+# and {..} are written as they are, anything else as a quoted string.
+svc() {
+	local -A kv=()
+	local -a order=()
+	local arg k v out="{"
+	for arg in "$@"; do
+		k=${arg%%=*}
+		v=${arg#*=}
+		[[ -v "kv[$k]" ]] || order+=("$k")
+		kv[$k]=$v
+	done
+	for k in "${order[@]}"; do
+		v=${kv[$k]}
+		[[ -n $v ]] || continue
+		if [[ $v =~ ^(-?[0-9]+(\.[0-9]+)?|true|false|\[.*\]|\(.*\)|\{.*\})$ ]]; then
+			out+=" $k = $v;"
+		else
+			out+=" $k = \"$v\";"
+		fi
+	done
+	echo "$out }"
+}
+
+# server_svc NAME ACCEPT CONNECT [KEY=VALUE...]: TLS accept side with CA1.
+server_svc() {
+	local name=$1 accept=$2 connect=$3
+	shift 3
+	svc name="$name" mode=server accept="$accept" connect="$connect" \
+		cert="$CERTS/server.crt" key="$CERTS/server.key" ca="$CERTS/ca.crt" "$@"
+}
+
+# client_svc NAME ACCEPT CONNECT [KEY=VALUE...]: TLS connect side with CA1,
+# presenting client.crt (CN=client1) and expecting the server as "localhost".
+client_svc() {
+	local name=$1 accept=$2 connect=$3
+	shift 3
+	svc name="$name" mode=client accept="$accept" connect="$connect" \
+		cert="$CERTS/client.crt" key="$CERTS/client.key" ca="$CERTS/ca.crt" \
+		verify_name=localhost "$@"
+}
+
+# write_conf FILE SERVICE...: a main config with log_level info, no
+# include_dir, a short shutdown_timeout, the lines in $CONF_GLOBALS, and the
+# given service groups.
+write_conf() {
+	local file=$1 first=yes s
+	shift
+	{
+		echo 'log_level = "info";'
+		echo 'include_dir = "";'
+		echo 'shutdown_timeout = 2;'
+		[[ -z "${CONF_GLOBALS:-}" ]] || echo "$CONF_GLOBALS"
+		echo 'services = ('
+		for s in "$@"; do
+			[[ -n $first ]] || echo ','
+			first=
+			echo "  $s"
+		done
+		echo ');'
+	} >"$file"
+}
+
+# ---------------------------------------------------------------------------
+# output parsing
+
+# kv KEY TEXT: the value of KEY=VALUE in TEXT (a "quoted value" keeps quotes).
+kv() {
+	local re="(^|[[:space:]])$1=(\"[^\"]*\"|[^[:space:]]*)"
+	[[ $2 =~ $re ]] || return 1
+	echo "${BASH_REMATCH[2]}"
+}
+
+# conn_lines LOG [SERVICE]: the per-connection end lines of a sheath log.
+conn_lines() {
+	grep -E "service=${2:-[^ ]+} peer=[^ ]+ .*end=" "$1" || true
+}
+
+# count_conn_lines LOG [SERVICE]
+count_conn_lines() {
+	conn_lines "$@" | grep -c . || true
+}
+
+# wait_conn_line LOG SERVICE [COUNT] [TIMEOUT]: wait for COUNT end lines.
+wait_conn_line() {
+	local log=$1 service=$2 count=${3:-1} timeout=${4:-10}
+	local deadline=$((SECONDS + timeout))
+	while (($(count_conn_lines "$log" "$service") < count)); do
+		if ((SECONDS >= deadline)); then
+			echo "----- $log:" >&2
+			tail -n 30 "$log" >&2
+			fail "timed out after ${timeout}s waiting for $count connection line(s) of service $service"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# backend_count FILE: connections a counting backend accepted so far.
+backend_count() {
+	cat "$1"
+}
+
+# sha256_of FILE
+sha256_of() {
+	sha256sum "$1" | cut -d' ' -f1
+}

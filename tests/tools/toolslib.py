@@ -1,0 +1,130 @@
+"""Shared bits of the sheath test tools (stdlib only).
+
+Addresses are written as sheath writes them: HOST:PORT, [V6ADDR]:PORT or
+unix:/path. Data for transfers comes from data_source(): a seeded,
+non-repeating-enough stream that is cheap to produce for gigabytes (random
+slices of a random pool, so a dropped, duplicated or re-sent span changes
+the SHA-256).
+"""
+
+import hashlib
+import os
+import random
+import signal
+import socket
+import sys
+
+CHUNK = 65521  # deliberately not a power of two
+POOL = 4 << 20
+
+
+def parse_size(text):
+    """'123', '16K', '1M', '1G' (binary units) -> int."""
+    text = text.strip()
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1:].upper())
+    if mult:
+        return int(text[:-1]) * mult
+    return int(text)
+
+
+def parse_addr(text):
+    """Return (family, sockaddr) for HOST:PORT, [V6]:PORT or unix:/path."""
+    if text.startswith("unix:"):
+        return socket.AF_UNIX, text[5:]
+    if text.startswith("["):
+        host, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise ValueError("bad address: %r" % text)
+        return socket.AF_INET6, (host, int(port))
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        raise ValueError("bad address: %r" % text)
+    return socket.AF_INET, (host or "127.0.0.1", int(port))
+
+
+def listen(text, backlog=128):
+    family, addr = parse_addr(text)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if family == socket.AF_UNIX:
+        try:
+            os.unlink(addr)
+        except FileNotFoundError:
+            pass
+    else:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(addr)
+    sock.listen(backlog)
+    return sock
+
+
+def connect(text, timeout=None):
+    family, addr = parse_addr(text)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.settimeout(timeout)
+    sock.connect(addr)
+    return sock
+
+
+def local_name(sock):
+    """The local address as sheath logs a peer: IP:PORT, [V6]:PORT, or unix."""
+    name = sock.getsockname()
+    if sock.family == socket.AF_INET6:
+        return "[%s]:%d" % (name[0], name[1])
+    if sock.family == socket.AF_INET:
+        return "%s:%d" % name
+    return "unix"
+
+
+def lifetime(seconds):
+    """Kill this process (SIGALRM, default action) after SECONDS."""
+    if seconds and seconds > 0:
+        signal.alarm(max(1, int(seconds)))
+
+
+def data_source(size, seed=None, path=None):
+    """Yield SIZE bytes in chunks: from PATH, else seeded pseudo-random."""
+    if path is not None:
+        with open(path, "rb") as f:
+            while True:
+                block = f.read(1 << 20)
+                if not block:
+                    return
+                yield block
+        return
+    rng = random.Random(seed if seed is not None else os.urandom(16))
+    if size <= POOL:
+        if size:
+            yield rng.randbytes(size)
+        return
+    pool = memoryview(rng.randbytes(POOL + CHUNK))
+    left = size
+    while left > 0:
+        n = min(CHUNK, left)
+        off = rng.randrange(POOL)
+        yield pool[off:off + n]
+        left -= n
+
+
+def write_atomic(path, text):
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class Hasher:
+    def __init__(self):
+        self.h = hashlib.sha256()
+        self.n = 0
+
+    def update(self, data):
+        self.h.update(data)
+        self.n += len(data)
+
+    def hexdigest(self):
+        return self.h.hexdigest()
+
+
+def out(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
