@@ -407,11 +407,20 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 		    "needs `cert` and `key` (or `psk_file`)", label);
 		nerr++;
 	}
-	if (t->verify == VERIFY_REQUIRE && t->ca == NULL &&
+	if (t->verify != VERIFY_NONE && t->ca == NULL &&
 	    t->pin_sha256.n == 0 && t->psk_file == NULL) {
 		conf_report(err, f, line_of(s, t, K_VERIFY), "verify",
-		    "%sverify = \"require\" needs `ca`, `pin_sha256` or "
-		    "`psk_file` to verify the peer against", label);
+		    "%sverify = \"%s\" needs `ca`, `pin_sha256` or "
+		    "`psk_file` to verify the peer against", label,
+		    t->verify == VERIFY_REQUIRE ? "require" : "optional");
+		nerr++;
+	}
+	if (t->verify == VERIFY_NONE && (t->pin_sha256.n ||
+	    t->allow_cn.n || t->allow_dns.n || t->allow_uri.n ||
+	    t->allow_ou.n)) {
+		conf_report(err, f, line_of(s, t, K_VERIFY), "verify",
+		    "%sallow-lists and pin_sha256 are never checked with "
+		    "verify = \"none\"", label);
 		nerr++;
 	}
 	if (t->crl != NULL && t->ca == NULL) {
@@ -445,6 +454,30 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 		nerr++;
 	}
 	return nerr;
+}
+
+/* A TLS connect side checks the server's name: it needs one to check. A
+ * unix socket (or `:port`) target has no host, so verify_name or sni must
+ * say which name the certificate must carry (a pin is its own anchor). */
+static int
+check_connect_name(const struct service_conf *s, FILE *err)
+{
+	const struct tls_conf *t = s->mode == MODE_CLIENT ? &s->tls :
+	    s->mode == MODE_BRIDGE ? &s->upstream : NULL;
+
+	if (t == NULL || t->verify == VERIFY_NONE || t->ca == NULL ||
+	    t->verify_name || t->sni)
+		return 0;
+	for (int i = 0; i < s->nconnect; i++)
+		if (s->connect_addr[i].kind == ADDR_UNIX ||
+		    s->connect_addr[i].host[0] == '\0') {
+			conf_report(err, s->file, line_of(s, NULL, K_CONNECT),
+			    "connect", "\"%s\" has no host name to verify the "
+			    "server certificate against: set verify_name",
+			    s->connect.v[i]);
+			return 1;
+		}
+	return 0;
 }
 
 /* Features whose key is in the contract but whose implementation has not
@@ -560,6 +593,7 @@ validate_service(struct service_conf *s, FILE *err)
 			}
 		s->nconnect = (int)s->connect.n;
 	}
+	nerr += check_connect_name(s, err);
 	switch (s->mode) {
 	case MODE_CLIENT:
 		nerr += check_tls(s, &s->tls, 0, "", err);
@@ -591,9 +625,14 @@ conf_validate(struct conf *c, FILE *err)
 		nerr++;
 	}
 	if (c->metrics != NULL) {
-		conf_report(err, f, c->line[K_METRICS], "metrics", "not "
-		    "supported by this version of sheath yet");
-		nerr++;
+		struct addr_spec a;
+		char why[256];
+
+		if (addr_parse(c->metrics, &a, why, sizeof(why)) == -1) {
+			conf_report(err, f, c->line[K_METRICS], "metrics", "%s",
+			    why);
+			nerr++;
+		}
 	}
 	if (c->log != NULL && strcmp(c->log, "stderr") != 0 &&
 	    strcmp(c->log, "syslog") != 0 && c->log[0] != '/') {

@@ -16,6 +16,7 @@
 #include "io.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "service.h"
 #include "verify.h"
 
@@ -29,8 +30,10 @@
 
 enum stage { ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B, ST_RELAY };
 enum dstate { D_OPEN, D_DRAIN, D_SHUT };
-enum result { R_CLOSED, R_TRUNCATED, R_TIMEOUT, R_REJECTED, R_BACKEND,
-	R_ERROR };
+/* How a connection ended: the outcomes of metrics.h. */
+enum result { R_CLOSED = OUT_CLOSED, R_TRUNCATED = OUT_TRUNCATED,
+	R_TIMEOUT = OUT_TIMEOUT, R_REJECTED = OUT_REJECTED,
+	R_BACKEND = OUT_BACKEND, R_ERROR = OUT_ERROR };
 
 /* Passes through pump() per event before yielding to other connections. */
 #define PUMP_ROUNDS 16
@@ -452,6 +455,10 @@ step_handshake(struct conn *c, struct side *x)
 		conn_close(c, R_REJECTED, reason);
 		return -1;
 	}
+	if (x == &c->a)
+		c->a_hs_done = 1;
+	else
+		c->b_hs_done = 1;
 	if (x == &c->a) {
 		char id[256];
 
@@ -462,7 +469,7 @@ step_handshake(struct conn *c, struct side *x)
 			return -1;
 		}
 		snprintf(c->identity, sizeof(c->identity), "%s", id);
-		c->a_hs_done = 1;
+		metrics_handshake(c->svc->metrics_slot, now_ms() - c->started);
 		c->target = -1;
 		return next_target(c) < 0 ? -1 : 1;
 	}
@@ -478,9 +485,11 @@ step_handshake(struct conn *c, struct side *x)
 			reject(c, x, reason);
 			return -1;
 		}
-		if (c->a.io.tls == NULL)
+		if (c->a.io.tls == NULL) {
 			snprintf(c->identity, sizeof(c->identity), "%s", id);
-		c->b_hs_done = 1;
+			metrics_handshake(c->svc->metrics_slot,
+			    now_ms() - c->started);
+		}
 	}
 	enter_relay(c);
 	return 1;
@@ -548,6 +557,7 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	c->svc = svc;
 	service_ref(svc);
 	svc->active++;
+	metrics_accepted(svc->metrics_slot);
 	nconns++;
 	c->next = all;
 	if (all)
@@ -639,6 +649,8 @@ conn_close(struct conn *c, enum result r, const char *detail)
 		c->next->prev = c->prev;
 	nconns--;
 	c->svc->active--;
+	metrics_ended(c->svc->metrics_slot, (enum outcome)r, detail,
+	    c->ab.bytes, c->ba.bytes);
 	service_unref(c->svc);
 	free(c);
 }
@@ -684,6 +696,28 @@ conn_run_ready(void)
 		if (next)
 			next->rprev = NULL;
 		conn_run(c);
+	}
+}
+
+void
+conn_status(FILE *out, void (*quote)(FILE *, const char *))
+{
+	static const char *const stages[] = { "handshake", "connect",
+		"handshake-upstream", "relay" };
+	int64_t now = now_ms();
+
+	for (struct conn *c = all; c != NULL; c = c->next) {
+		fprintf(out, "%s{\"service\":", c == all ? "" : ",");
+		quote(out, sconf(c)->name);
+		fputs(",\"peer\":", out);
+		quote(out, c->peer);
+		fputs(",\"identity\":", out);
+		quote(out, c->identity);
+		fprintf(out, ",\"stage\":\"%s\",\"age_seconds\":%.3f,"
+		    "\"bytes_in\":%llu,\"bytes_out\":%llu}", stages[c->stage],
+		    (double)(now - c->started) / 1000.0,
+		    (unsigned long long)c->ab.bytes,
+		    (unsigned long long)c->ba.bytes);
 	}
 }
 

@@ -4,6 +4,7 @@
 #define SHEATH_CONN_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 struct service;
@@ -23,6 +24,11 @@ void conn_sweep(int64_t now);
  * see (decrypted TLS bytes, or a pass cut short for fairness). */
 int conn_has_ready(void);
 void conn_run_ready(void);
+
+/** conn_status(out, quote): a JSON array body (without brackets) of open
+ * connections: service, peer, identity, stage, age; quote writes a JSON
+ * string. */
+void conn_status(FILE *out, void (*quote)(FILE *, const char *));
 
 /** conn_abort_all(why): close every connection (drain deadline). */
 void conn_abort_all(const char *why);

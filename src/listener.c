@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "sysd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,9 +31,8 @@ listener_init(int max_connections)
 		spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
-static int
-bind_one(struct service *s, const struct sockaddr_any *sa, FILE *err,
-    int quiet)
+int
+listen_socket(const struct sockaddr_any *sa, char *err, size_t errlen)
 {
 	int fd, one = 1, zero = 0;
 	char addr[ADDR_STRLEN];
@@ -64,15 +64,11 @@ bind_one(struct service *s, const struct sockaddr_any *sa, FILE *err,
 	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 ||
 	    listen(fd, 511) == -1)
 		goto fail;
-	s->lfd = fd;
-	return 0;
+	return fd;
 fail:
-	if (!quiet)
-		conf_report(err, s->conf->file, s->conf->line[K_ACCEPT] > 0 ?
-		    s->conf->line[K_ACCEPT] : s->conf->def_line, "accept",
-		    "cannot listen on %s: %s", addr_format(
-		    (const struct sockaddr *)&sa->ss, sa->len, addr,
-		    sizeof(addr)), strerror(errno));
+	snprintf(err, errlen, "cannot listen on %s: %s", addr_format(
+	    (const struct sockaddr *)&sa->ss, sa->len, addr, sizeof(addr)),
+	    strerror(errno));
 	if (fd != -1)
 		close(fd);
 	return -1;
@@ -81,12 +77,34 @@ fail:
 int
 listener_open(struct service *s, FILE *err)
 {
+	int fd = sysd_listen_fd(s->conf->name);
+
+	/* A socket passed by systemd (FileDescriptorName= the service name)
+	 * replaces binding `accept`. */
+	if (fd != -1) {
+		if (set_nonblock_cloexec(fd) == -1) {
+			conf_report(err, s->conf->file, s->conf->def_line,
+			    "accept", "socket activation: %s", strerror(errno));
+			return -1;
+		}
+		s->lfd = fd;
+		s->activated = 1;
+		return 0;
+	}
 	/* ":port" resolves to [::] then 0.0.0.0: the dual-stack socket is
 	 * enough where IPv6 exists. */
-	for (int i = 0; i < s->nlisten_sa; i++)
-		if (bind_one(s, &s->listen_sa[i], err,
-		    i + 1 < s->nlisten_sa) == 0)
+	for (int i = 0; i < s->nlisten_sa; i++) {
+		char why[256];
+
+		s->lfd = listen_socket(&s->listen_sa[i], why, sizeof(why));
+		if (s->lfd != -1)
 			return 0;
+		if (i + 1 == s->nlisten_sa)
+			conf_report(err, s->conf->file,
+			    s->conf->line[K_ACCEPT] > 0 ?
+			    s->conf->line[K_ACCEPT] : s->conf->def_line,
+			    "accept", "%s", why);
+	}
 	return -1;
 }
 
@@ -165,8 +183,9 @@ listener_watch(struct service *s)
 		addr_format((struct sockaddr *)&ss, len, addr, sizeof(addr));
 	else
 		snprintf(addr, sizeof(addr), "%s", s->conf->accept);
-	log_notice("service %s: listening on %s (%s mode)", s->conf->name,
-	    addr, mode_name(s->conf->mode));
+	log_notice("service %s: listening on %s (%s mode%s)", s->conf->name,
+	    addr, mode_name(s->conf->mode), s->activated ?
+	    ", socket from systemd" : "");
 }
 
 void
@@ -177,7 +196,7 @@ listener_close(struct service *s)
 	loop_del(&s->lslot);
 	close(s->lfd);
 	s->lfd = -1;
-	if (s->conf->accept_addr.kind == ADDR_UNIX)
+	if (s->conf->accept_addr.kind == ADDR_UNIX && !s->activated)
 		unlink(s->conf->accept_addr.path);
 }
 
@@ -185,6 +204,7 @@ void
 listener_take(struct service *dst, struct service *src)
 {
 	dst->lfd = src->lfd;
+	dst->activated = src->activated;
 	src->lfd = -1;
 	if (src->lslot >= 0) {
 		loop_del(&src->lslot);

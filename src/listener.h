@@ -6,6 +6,11 @@
 
 #include "service.h"
 
+/** listen_socket(sa, err, errlen): a non-blocking listening socket on sa
+ * (SO_REUSEADDR; [::] dual-stack; a stale unix socket file replaced), or -1
+ * with a reason. */
+int listen_socket(const struct sockaddr_any *sa, char *err, size_t errlen);
+
 /** listener_open(s, err): bind and listen for service s (SO_REUSEADDR,
  * dual-stack for ":port", a stale unix socket file replaced). Returns 0, or
  * -1 with the problem printed to err. */

@@ -97,41 +97,47 @@ loop_set_ready(int (*has_work)(void), void (*run)(void))
 	ready_run = run;
 }
 
+int
+loop_once(int max_wait_ms)
+{
+	int64_t now = now_ms();
+	int timeout, r;
+
+	if (now >= next_tick) {
+		next_tick = now + tick_ms;
+		if (tick_cb)
+			tick_cb(now);
+	}
+	compact();
+	timeout = (int)(next_tick - now);
+	if (max_wait_ms >= 0 && timeout > max_wait_ms)
+		timeout = max_wait_ms;
+	if (ready_has && ready_has())
+		timeout = 0;
+	r = poll(pfd, (nfds_t)n, timeout);
+	if (r == -1 && errno != EINTR)
+		return -1;
+	for (int i = 0, seen = 0, nn = n; r > 0 && i < nn && seen < r; i++) {
+		short re = pfd[i].revents;
+
+		if (re == 0)
+			continue;
+		seen++;
+		pfd[i].revents = 0;
+		if (w[i].cb != NULL)
+			w[i].cb(w[i].arg, re);
+	}
+	if (ready_run)
+		ready_run();
+	return 0;
+}
+
 void
 loop_run(volatile int *stop)
 {
-	while (!*stop) {
-		int64_t now = now_ms();
-		int timeout, r;
-
-		if (now >= next_tick) {
-			next_tick = now + tick_ms;
-			if (tick_cb)
-				tick_cb(now);
-			if (*stop)
-				break;
-		}
-		compact();
-		timeout = (int)(next_tick - now);
-		if (ready_has && ready_has())
-			timeout = 0;
-		r = poll(pfd, (nfds_t)n, timeout);
-		if (r == -1 && errno != EINTR)
+	while (!*stop)
+		if (loop_once(-1) == -1)
 			break;
-		for (int i = 0, seen = 0, nn = n; r > 0 && i < nn &&
-		    seen < r; i++) {
-			short re = pfd[i].revents;
-
-			if (re == 0)
-				continue;
-			seen++;
-			pfd[i].revents = 0;
-			if (w[i].cb != NULL)
-				w[i].cb(w[i].arg, re);
-		}
-		if (ready_run)
-			ready_run();
-	}
 }
 
 int

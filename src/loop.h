@@ -28,6 +28,10 @@ void loop_set_tick(void (*cb)(int64_t now), int interval_ms);
  * decrypted TLS bytes). */
 void loop_set_ready(int (*has_work)(void), void (*run)(void));
 
+/** loop_once(max_wait_ms): one pass: timers, poll() for at most max_wait_ms
+ * (-1: until the next tick), callbacks. -1 if poll() failed. */
+int loop_once(int max_wait_ms);
+
 /** loop_run(stop): run until *stop becomes true (checked after each pass). */
 void loop_run(volatile int *stop);
 

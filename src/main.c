@@ -8,6 +8,9 @@
 #include "log.h"
 #include "loop.h"
 #include "service.h"
+#include "sysd.h"
+#include "httpd.h"
+#include "metrics.h"
 #include "tls.h"
 #include "buf.h"
 
@@ -324,6 +327,35 @@ log_lines(char *text)
 		log_err("%s", line);
 }
 
+/* STATUS= for systemctl status, sent when the numbers change. */
+static void
+report_status(void)
+{
+	static int last = -1;
+	int n = conn_count();
+
+	if (n == last)
+		return;
+	last = n;
+	sysd_notify("STATUS=%zu service%s, %d connection%s", cur->nsvc,
+	    cur->nsvc == 1 ? "" : "s", n, n == 1 ? "" : "s");
+}
+
+/* A reload moves the metrics endpoint only when its address changed. */
+static void
+reload_metrics_endpoint(const struct conf *c)
+{
+	const char *now = httpd_addr();
+
+	if ((now == NULL && c->metrics == NULL) ||
+	    (now && c->metrics && strcmp(now, c->metrics) == 0))
+		return;
+	httpd_close();
+	if (c->metrics && httpd_open(c->metrics, c->file, c->line[K_METRICS],
+	    stderr) == 0)
+		httpd_watch();
+}
+
 static void
 reload(void)
 {
@@ -338,6 +370,7 @@ reload(void)
 		return;
 	}
 	log_notice("reloading configuration");
+	sysd_notify("RELOADING=1");
 	c = build_conf(mem);
 	if (c != NULL)
 		g = generation_new(c, mem);
@@ -351,13 +384,18 @@ reload(void)
 		log_err("reload failed; the previous configuration stays in "
 		    "force");
 		free(text);
+		metrics_reload(0);
+		sysd_notify("READY=1\nSTATUS=reload failed; previous "
+		    "configuration in force");
 		return;
 	}
 	free(text);
+	reload_metrics_endpoint(g->conf);
 	close_listeners(cur);	/* those not carried over */
 	generation_unref(cur);
 	cur = g;
 	watch_listeners(cur);
+	httpd_set_generation(cur);
 	listener_init(cur->conf->max_connections);
 	if (strcmp(cur->conf->log, "stderr") != 0 || !opt.foreground)
 		log_open(cur->conf->log, LOG_ERR + cur->conf->log_level);
@@ -365,6 +403,9 @@ reload(void)
 		log_set_level(LOG_ERR + cur->conf->log_level);
 	log_notice("configuration reloaded: %zu service%s", cur->nsvc,
 	    cur->nsvc == 1 ? "" : "s");
+	metrics_reload(1);
+	sysd_notify("READY=1");
+	report_status();
 }
 
 static void
@@ -373,6 +414,7 @@ begin_drain(void)
 	if (draining)
 		return;
 	draining = 1;
+	sysd_notify("STOPPING=1");
 	drain_deadline = now_ms() + (int64_t)(cur->conf->shutdown_timeout *
 	    1000);
 	close_listeners(cur);
@@ -384,7 +426,14 @@ begin_drain(void)
 static void
 tick(int64_t now)
 {
+	static int64_t last_status;
+
 	conn_sweep(now);
+	httpd_sweep(now);
+	if (now - last_status >= 1000) {
+		last_status = now;
+		report_status();
+	}
 	if (!draining)
 		return;
 	if (conn_count() == 0) {
@@ -435,6 +484,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(LOG_ERR + c->log_level);
+	if (!opt.test && metrics_init() == -1) {
+		fprintf(stderr, "sheath: cannot map the metrics table: %m\n");
+		return 1;
+	}
 	if ((cur = generation_new(c, stderr)) == NULL)
 		return 1;
 	if (opt.test) {
@@ -444,6 +497,10 @@ main(int argc, char **argv)
 		return 0;
 	}
 	if (open_listeners(cur, NULL, stderr) == -1)
+		return 1;
+	sysd_close_unused();
+	if (cur->conf->metrics && httpd_open(cur->conf->metrics,
+	    cur->conf->file, cur->conf->line[K_METRICS], stderr) == -1)
 		return 1;
 	listener_init(cur->conf->max_connections);
 	if (log_open(cur->conf->log, LOG_ERR + cur->conf->log_level) == -1) {
@@ -475,14 +532,19 @@ main(int argc, char **argv)
 	loop_set_tick(tick, TICK_MS);
 	loop_set_ready(conn_has_ready, conn_run_ready);
 	watch_listeners(cur);
+	httpd_set_generation(cur);
+	httpd_watch();
 	log_notice("sheath %s started (GnuTLS %s), %zu service%s",
 	    PACKAGE_VERSION, gnutls_check_version(NULL), cur->nsvc,
 	    cur->nsvc == 1 ? "" : "s");
 	daemon_ready(1);
+	sysd_notify("READY=1\nMAINPID=%ld", (long)getpid());
+	report_status();
 
 	loop_run(&stop);
 
 	close_listeners(cur);
+	httpd_close();
 	conn_abort_all("shutdown");
 	if (cur->conf->pid_file)
 		pidfile_remove(cur->conf->pid_file);

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 #include "service.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@ service_new(struct generation *g, const struct service_conf *sc, FILE *err)
 	s->conf = sc;
 	s->lfd = -1;
 	s->lslot = -1;
+	s->metrics_slot = metrics_slot(sc->name);
 	n = addr_resolve(&sc->accept_addr, 1, s->listen_sa, 2, why,
 	    sizeof(why));
 	if (n < 0) {

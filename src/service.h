@@ -32,6 +32,8 @@ struct service {
 	int nlisten_sa;
 	int lfd;			/* listening socket, -1 when closed */
 	int lslot;
+	int activated;			/* lfd came from systemd */
+	int metrics_slot;
 	int active;			/* open connections */
 	int64_t last_limit_log;
 };

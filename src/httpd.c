@@ -1,0 +1,281 @@
+/* httpd.c: a deliberately tiny HTTP/1.0 server: one request per connection,
+ * at most HTTPD_CLIENTS at once, 4 KiB of request, 10 s per client. */
+#include "autoconfig.h"
+#include "httpd.h"
+#include "addr.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "loop.h"
+#include "metrics.h"
+#include "service.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HTTPD_CLIENTS 16
+#define HTTPD_REQ_MAX 4096
+#define HTTPD_TIMEOUT_MS 10000
+
+struct client {
+	int fd, slot;
+	char req[HTTPD_REQ_MAX];
+	size_t reqlen;
+	char *resp;
+	size_t resplen, sent;
+	int64_t deadline;
+};
+
+static int lfd = -1, lslot = -1;
+static char *addr_text;
+static struct addr_spec spec;
+static struct client clients[HTTPD_CLIENTS];
+static struct generation *gen;
+static int64_t last_full_log;
+static int inited;
+
+static void
+clients_init(void)
+{
+	if (inited)
+		return;
+	for (int i = 0; i < HTTPD_CLIENTS; i++) {
+		clients[i].fd = -1;
+		clients[i].slot = -1;
+	}
+	inited = 1;
+}
+
+int
+httpd_open(const char *addr, const char *file, int line, FILE *err)
+{
+	struct sockaddr_any sa[2];
+	char why[256];
+	int n;
+
+	if (addr_parse(addr, &spec, why, sizeof(why)) == -1 ||
+	    (n = addr_resolve(&spec, 1, sa, 2, why, sizeof(why))) < 0) {
+		conf_report(err, file, line, "metrics", "%s", why);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		lfd = listen_socket(&sa[i], why, sizeof(why));
+		if (lfd != -1)
+			break;
+	}
+	if (lfd == -1) {
+		conf_report(err, file, line, "metrics", "%s", why);
+		return -1;
+	}
+	free(addr_text);
+	addr_text = xstrdup(addr);
+	clients_init();
+	return 0;
+}
+
+const char *
+httpd_addr(void)
+{
+	return lfd != -1 ? addr_text : NULL;
+}
+
+void
+httpd_set_generation(struct generation *g)
+{
+	gen = g;
+}
+
+static void
+client_close(struct client *c)
+{
+	loop_del(&c->slot);
+	close(c->fd);
+	c->fd = -1;
+	free(c->resp);
+	c->resp = NULL;
+	c->reqlen = c->resplen = c->sent = 0;
+}
+
+static void
+json_string(FILE *o, const char *s)
+{
+	fputc('"', o);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(o, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(o, "\\u%04x", *p);
+		else
+			fputc(*p, o);
+	}
+	fputc('"', o);
+}
+
+static void
+render_status(FILE *o)
+{
+	fprintf(o, "{\"pid\":%ld,\"services\":[", (long)getpid());
+	for (size_t i = 0; gen && i < gen->nsvc; i++) {
+		const struct service *s = gen->svc[i];
+
+		fprintf(o, "%s{\"name\":", i ? "," : "");
+		json_string(o, s->conf->name);
+		fprintf(o, ",\"mode\":\"%s\",\"accept\":",
+		    mode_name(s->conf->mode));
+		json_string(o, s->conf->accept);
+		fprintf(o, ",\"listening\":%s,\"active\":%d}",
+		    s->lfd != -1 ? "true" : "false", s->active);
+	}
+	fputs("],\"connections\":[", o);
+	conn_status(o, json_string);
+	fputs("]}\n", o);
+}
+
+static void
+respond(struct client *c)
+{
+	char method[8], path[256], *body = NULL;
+	const char *status = "200 OK", *type = "text/plain; charset=utf-8";
+	size_t blen = 0;
+	FILE *b = open_memstream(&body, &blen);
+	FILE *r;
+
+	if (b == NULL) {
+		client_close(c);
+		return;
+	}
+	if (sscanf(c->req, "%7s %255s HTTP/", method, path) != 2 ||
+	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+		status = "400 Bad Request";
+		fputs("only GET /metrics and GET /status\n", b);
+	} else if (strcmp(path, "/metrics") == 0) {
+		const char *names[METRICS_MAX_SERVICES];
+		size_t n = 0;
+
+		for (size_t i = 0; gen && i < gen->nsvc && i < ARRAY_LEN(names);
+		    i++)
+			names[n++] = gen->svc[i]->conf->name;
+		type = "text/plain; version=0.0.4; charset=utf-8";
+		metrics_render(b, names, n);
+	} else if (strcmp(path, "/status") == 0) {
+		type = "application/json";
+		render_status(b);
+	} else {
+		status = "404 Not Found";
+		fputs("not found: try /metrics or /status\n", b);
+	}
+	fclose(b);
+	r = open_memstream(&c->resp, &c->resplen);
+	if (r == NULL) {
+		free(body);
+		client_close(c);
+		return;
+	}
+	fprintf(r, "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n", status, type, blen);
+	if (strcmp(method, "HEAD") != 0)
+		fwrite(body, 1, blen, r);
+	fclose(r);
+	free(body);
+	loop_mod(c->slot, POLLOUT);
+}
+
+static void
+client_event(void *arg, short revents)
+{
+	struct client *c = arg;
+	ssize_t n;
+
+	if (c->resp == NULL) {
+		n = recv(c->fd, c->req + c->reqlen,
+		    sizeof(c->req) - 1 - c->reqlen, 0);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			client_close(c);
+			return;
+		}
+		c->reqlen += (size_t)n;
+		c->req[c->reqlen] = '\0';
+		if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n"))
+			respond(c);
+		else if (c->reqlen >= sizeof(c->req) - 1)
+			client_close(c);	/* request too large */
+		return;
+	}
+	if (revents & (POLLOUT | POLLERR | POLLHUP)) {
+		n = send(c->fd, c->resp + c->sent, c->resplen - c->sent,
+		    MSG_NOSIGNAL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0 || (c->sent += (size_t)n) == c->resplen)
+			client_close(c);
+	}
+}
+
+static void
+accept_event(void *arg, short revents)
+{
+	(void)arg;
+	(void)revents;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct client *c = NULL;
+
+		if (fd == -1)
+			return;
+		for (int i = 0; i < HTTPD_CLIENTS && c == NULL; i++)
+			if (clients[i].fd == -1)
+				c = &clients[i];
+		if (c == NULL) {
+			close(fd);
+			log_ratelimited(&last_full_log, LOG_WARNING, "metrics: "
+			    "%d clients already, refusing more", HTTPD_CLIENTS);
+			continue;
+		}
+		c->fd = fd;
+		c->deadline = now_ms() + HTTPD_TIMEOUT_MS;
+		loop_add(&c->slot, fd, POLLIN, client_event, c);
+	}
+}
+
+void
+httpd_watch(void)
+{
+	if (lfd != -1 && lslot < 0) {
+		loop_add(&lslot, lfd, POLLIN, accept_event, NULL);
+		log_notice("metrics: serving /metrics and /status on %s",
+		    addr_text);
+	}
+}
+
+void
+httpd_sweep(int64_t now)
+{
+	clients_init();
+	for (int i = 0; i < HTTPD_CLIENTS; i++)
+		if (clients[i].fd != -1 && now >= clients[i].deadline)
+			client_close(&clients[i]);
+}
+
+void
+httpd_close(void)
+{
+	clients_init();
+	for (int i = 0; i < HTTPD_CLIENTS; i++)
+		if (clients[i].fd != -1)
+			client_close(&clients[i]);
+	if (lfd != -1) {
+		loop_del(&lslot);
+		close(lfd);
+		lfd = -1;
+		if (spec.kind == ADDR_UNIX)
+			unlink(spec.path);
+	}
+	free(addr_text);
+	addr_text = NULL;
+}

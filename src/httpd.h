@@ -1,0 +1,31 @@
+/* httpd.h: the plaintext HTTP endpoint for /metrics and /status, served
+ * inside the same poll() loop, bounded so a slow or hostile client never
+ * stalls a tunnel. */
+#ifndef SHEATH_HTTPD_H
+#define SHEATH_HTTPD_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct generation;
+
+/** httpd_open(addr, file, line, err): listen on addr (host:port or
+ * unix:/path). Returns 0, or -1 with the problem printed to err. */
+int httpd_open(const char *addr, const char *file, int line, FILE *err);
+
+/** httpd_watch(): start serving in the loop. */
+void httpd_watch(void);
+
+/** httpd_close(): stop serving and close every client. */
+void httpd_close(void);
+
+/** httpd_addr(): the address being served, or NULL. */
+const char *httpd_addr(void);
+
+/** httpd_set_generation(g): the configuration /status describes. */
+void httpd_set_generation(struct generation *g);
+
+/** httpd_sweep(now): close clients past their deadline. */
+void httpd_sweep(int64_t now);
+
+#endif

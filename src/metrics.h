@@ -1,0 +1,44 @@
+/* metrics.h: per-service counters in memory shared by every worker, and
+ * their Prometheus text rendering. */
+#ifndef SHEATH_METRICS_H
+#define SHEATH_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* How a connection ended (the `end=` of the log line). */
+enum outcome { OUT_CLOSED, OUT_TRUNCATED, OUT_TIMEOUT, OUT_REJECTED,
+	OUT_BACKEND, OUT_ERROR, OUT_COUNT };
+
+/* Why a peer was rejected: a bounded set, so labels stay few. */
+enum reject_reason { REJ_NO_CERT, REJ_UNTRUSTED, REJ_EXPIRED, REJ_REVOKED,
+	REJ_NAME, REJ_ALLOW_LIST, REJ_PIN, REJ_HANDSHAKE, REJ_OTHER,
+	REJ_COUNT };
+
+#define METRICS_MAX_SERVICES 256
+
+/** metrics_init(): map the shared table; call once before forking. */
+int metrics_init(void);
+
+/** metrics_slot(name): the table slot for a service name (assigned on first
+ * use; names keep their slot across reloads), or -1 when full. */
+int metrics_slot(const char *name);
+
+void metrics_accepted(int slot);
+void metrics_ended(int slot, enum outcome o, const char *reason,
+    uint64_t bytes_in, uint64_t bytes_out);
+void metrics_handshake(int slot, int64_t ms);
+void metrics_reload(int ok);
+
+/** metrics_reject_reason(reason): classify a rejection reason text. */
+enum reject_reason metrics_reject_reason(const char *reason);
+
+/** metrics_render(out, names, n): the Prometheus text exposition for the
+ * services named (those of the configuration in force). */
+void metrics_render(FILE *out, const char *const *names, size_t n);
+
+/** metrics_active(slot): open connections of that service (all workers). */
+int64_t metrics_active(int slot);
+
+#endif
