@@ -618,12 +618,6 @@ conf_validate(struct conf *c, FILE *err)
 	int nerr = 0;
 	const char *f = c->file;
 
-	if (c->workers > 1) {
-		conf_report(err, f, c->line[K_WORKERS], "workers", "more than "
-		    "one worker is not supported by this version of sheath "
-		    "yet");
-		nerr++;
-	}
 	if (c->metrics != NULL) {
 		struct addr_spec a;
 		char why[256];

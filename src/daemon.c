@@ -36,6 +36,12 @@ on_signal(int sig)
 	case SIGUSR1:
 		pending |= SIG_REOPEN;
 		break;
+	case SIGUSR2:
+		pending |= SIG_RETIRE;
+		break;
+	case SIGCHLD:
+		pending |= SIG_CHILD;
+		break;
 	}
 	if (write(sigpipe_fd[1], "", 1) == -1) {
 		/* Full pipe: the loop is already awake. */
@@ -47,18 +53,22 @@ int
 daemon_signals_init(void)
 {
 	struct sigaction sa;
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1 };
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2,
+		SIGCHLD };
 
-	if (sigpipe_fd[0] == -1) {
-		if (pipe(sigpipe_fd) == -1 ||
-		    set_nonblock_cloexec(sigpipe_fd[0]) == -1 ||
-		    set_nonblock_cloexec(sigpipe_fd[1]) == -1)
-			return -1;
+	if (sigpipe_fd[0] != -1) {
+		close(sigpipe_fd[0]);
+		close(sigpipe_fd[1]);
 	}
+	if (pipe(sigpipe_fd) == -1 ||
+	    set_nonblock_cloexec(sigpipe_fd[0]) == -1 ||
+	    set_nonblock_cloexec(sigpipe_fd[1]) == -1)
+		return -1;
+	pending = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
 	for (size_t i = 0; i < ARRAY_LEN(sigs); i++)
 		sigaction(sigs[i], &sa, NULL);
 	sa.sa_handler = SIG_IGN;

@@ -4,11 +4,14 @@
 
 #include <stdio.h>
 
-enum { SIG_RELOAD = 1, SIG_TERM = 2, SIG_REOPEN = 4 };
+enum { SIG_RELOAD = 1, SIG_TERM = 2, SIG_REOPEN = 4, SIG_RETIRE = 8,
+	SIG_CHILD = 16 };
 
 /** daemon_signals_init(): install handlers that only set flags and wake the
- * loop through a self-pipe; SIGPIPE is ignored. Returns the pipe's read end
- * for the loop to watch, or -1. */
+ * loop through a self-pipe (a new one each call: a forked worker must not
+ * share its parent's); SIGPIPE is ignored. SIGHUP reloads, SIGTERM/SIGINT
+ * drain, SIGUSR1 reopens the log, SIGUSR2 retires a worker, SIGCHLD
+ * reaches the supervisor. Returns the pipe's read end, or -1. */
 int daemon_signals_init(void);
 
 /** daemon_signals_take(): the SIG_* flags raised since the last call. */

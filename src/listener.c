@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
 #include "sysd.h"
 
 #include <errno.h>
@@ -129,6 +130,7 @@ accept_event(void *arg, short revents)
 		socklen_t len = sizeof(ss);
 		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		int64_t total, mine;
 
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
@@ -150,13 +152,20 @@ accept_event(void *arg, short revents)
 			}
 			return;		/* EAGAIN, or nothing to do */
 		}
-		if (conn_count() >= global_max ||
-		    (limit > 0 && s->active >= limit)) {
+		/* Limits count every worker's connections (shared
+		 * counters), or this process's without them. */
+		total = metrics_total_active();
+		mine = metrics_active(s->metrics_slot);
+		if (total < 0)
+			total = conn_count();
+		if (mine < 0)
+			mine = s->active;
+		if (total >= global_max || (limit > 0 && mine >= limit)) {
 			refuse(fd);
 			log_ratelimited(&s->last_limit_log, LOG_WARNING,
 			    "service %s: connection limit reached (%d), "
 			    "refusing new connections", s->conf->name,
-			    conn_count() >= global_max ? global_max : limit);
+			    total >= global_max ? global_max : limit);
 			continue;
 		}
 		if (ss.ss_family != AF_UNIX)

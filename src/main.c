@@ -2,20 +2,15 @@
  * Everything else lives in its own module. */
 #include "autoconfig.h"
 #include "config.h"
-#include "conn.h"
 #include "daemon.h"
-#include "listener.h"
 #include "log.h"
-#include "loop.h"
 #include "service.h"
-#include "sysd.h"
-#include "httpd.h"
+#include "runner.h"
+#include "supervisor.h"
 #include "metrics.h"
 #include "tls.h"
-#include "buf.h"
 
 #include <getopt.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,7 +19,6 @@
 #define SYSCONFDIR "/etc"
 #endif
 #define DEFAULT_CONFIG SYSCONFDIR "/sheath/sheath.conf"
-#define TICK_MS 200
 
 /* One `--KEY VALUE` from the command line. */
 struct cli_kv {
@@ -42,11 +36,6 @@ static struct {
 	size_t nkv;
 } opt;
 
-static struct generation *cur;
-static volatile int stop;
-static int draining;
-static int64_t drain_deadline;
-static int sig_slot = -1;
 
 static void
 usage(FILE *out)
@@ -232,7 +221,7 @@ add_cli_service(struct conf *c, FILE *err)
 }
 
 /* Build and validate the configuration from the file and/or the command
- * line; problems go to err. */
+ * line; problems go to err. Also what a reload calls. */
 static struct conf *
 build_conf(FILE *err)
 {
@@ -270,204 +259,12 @@ build_conf(FILE *err)
 	return c;
 }
 
-/* ---- running ------------------------------------------------------------------ */
-
-static int
-open_listeners(struct generation *g, struct generation *old, FILE *err)
-{
-	/* Listeners whose address did not change are carried over; only new
-	 * addresses are bound, so a reload never refuses a connection. */
-	for (size_t i = 0; i < g->nsvc; i++) {
-		struct service *s = g->svc[i];
-		struct service *o = NULL;
-
-		for (size_t j = 0; old && j < old->nsvc; j++)
-			if (old->svc[j]->lfd != -1 && strcmp(old->svc[j]->conf->
-			    accept, s->conf->accept) == 0)
-				o = old->svc[j];
-		if (o == NULL && listener_open(s, err) == -1) {
-			for (size_t j = 0; j < i; j++)
-				if (g->svc[j]->lslot < 0)
-					listener_close(g->svc[j]);
-			return -1;
-		}
-	}
-	for (size_t i = 0; old && i < g->nsvc; i++) {
-		struct service *s = g->svc[i];
-
-		if (s->lfd != -1)
-			continue;
-		for (size_t j = 0; j < old->nsvc; j++)
-			if (old->svc[j]->lfd != -1 && strcmp(old->svc[j]->conf->
-			    accept, s->conf->accept) == 0)
-				listener_take(s, old->svc[j]);
-	}
-	return 0;
-}
-
-static void
-close_listeners(struct generation *g)
-{
-	for (size_t i = 0; g && i < g->nsvc; i++)
-		listener_close(g->svc[i]);
-}
-
-static void
-watch_listeners(struct generation *g)
-{
-	for (size_t i = 0; i < g->nsvc; i++)
-		if (g->svc[i]->lslot < 0 && g->svc[i]->lfd != -1)
-			listener_watch(g->svc[i]);
-}
-
-static void
-log_lines(char *text)
-{
-	for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
-		log_err("%s", line);
-}
-
-/* STATUS= for systemctl status, sent when the numbers change. */
-static void
-report_status(void)
-{
-	static int last = -1;
-	int n = conn_count();
-
-	if (n == last)
-		return;
-	last = n;
-	sysd_notify("STATUS=%zu service%s, %d connection%s", cur->nsvc,
-	    cur->nsvc == 1 ? "" : "s", n, n == 1 ? "" : "s");
-}
-
-/* A reload moves the metrics endpoint only when its address changed. */
-static void
-reload_metrics_endpoint(const struct conf *c)
-{
-	const char *now = httpd_addr();
-
-	if ((now == NULL && c->metrics == NULL) ||
-	    (now && c->metrics && strcmp(now, c->metrics) == 0))
-		return;
-	httpd_close();
-	if (c->metrics && httpd_open(c->metrics, c->file, c->line[K_METRICS],
-	    stderr) == 0)
-		httpd_watch();
-}
-
-static void
-reload(void)
-{
-	char *text = NULL;
-	size_t len = 0;
-	FILE *mem = open_memstream(&text, &len);
-	struct conf *c;
-	struct generation *g = NULL;
-
-	if (mem == NULL) {
-		log_err("reload failed: out of memory");
-		return;
-	}
-	log_notice("reloading configuration");
-	sysd_notify("RELOADING=1");
-	c = build_conf(mem);
-	if (c != NULL)
-		g = generation_new(c, mem);
-	if (g != NULL && open_listeners(g, cur, mem) == -1) {
-		generation_unref(g);
-		g = NULL;
-	}
-	fclose(mem);
-	if (g == NULL) {
-		log_lines(text);
-		log_err("reload failed; the previous configuration stays in "
-		    "force");
-		free(text);
-		metrics_reload(0);
-		sysd_notify("READY=1\nSTATUS=reload failed; previous "
-		    "configuration in force");
-		return;
-	}
-	free(text);
-	reload_metrics_endpoint(g->conf);
-	close_listeners(cur);	/* those not carried over */
-	generation_unref(cur);
-	cur = g;
-	watch_listeners(cur);
-	httpd_set_generation(cur);
-	listener_init(cur->conf->max_connections);
-	if (strcmp(cur->conf->log, "stderr") != 0 || !opt.foreground)
-		log_open(cur->conf->log, LOG_ERR + cur->conf->log_level);
-	else
-		log_set_level(LOG_ERR + cur->conf->log_level);
-	log_notice("configuration reloaded: %zu service%s", cur->nsvc,
-	    cur->nsvc == 1 ? "" : "s");
-	metrics_reload(1);
-	sysd_notify("READY=1");
-	report_status();
-}
-
-static void
-begin_drain(void)
-{
-	if (draining)
-		return;
-	draining = 1;
-	sysd_notify("STOPPING=1");
-	drain_deadline = now_ms() + (int64_t)(cur->conf->shutdown_timeout *
-	    1000);
-	close_listeners(cur);
-	log_notice("shutting down: %d connection%s to drain (at most %gs)",
-	    conn_count(), conn_count() == 1 ? "" : "s",
-	    cur->conf->shutdown_timeout);
-}
-
-static void
-tick(int64_t now)
-{
-	static int64_t last_status;
-
-	conn_sweep(now);
-	httpd_sweep(now);
-	if (now - last_status >= 1000) {
-		last_status = now;
-		report_status();
-	}
-	if (!draining)
-		return;
-	if (conn_count() == 0) {
-		stop = 1;
-	} else if (now >= drain_deadline) {
-		log_notice("shutdown timeout: closing %d connection%s",
-		    conn_count(), conn_count() == 1 ? "" : "s");
-		conn_abort_all("shutdown timeout");
-		stop = 1;
-	}
-}
-
-static void
-signal_event(void *arg, short revents)
-{
-	int sigs = daemon_signals_take();
-
-	(void)arg;
-	(void)revents;
-	if (sigs & SIG_REOPEN)
-		log_reopen();
-	if ((sigs & SIG_RELOAD) && !draining)
-		reload();
-	if (sigs & SIG_TERM) {
-		begin_drain();
-		tick(now_ms());
-	}
-}
-
 int
 main(int argc, char **argv)
 {
 	struct conf *c;
-	int sigfd;
+	struct generation *g;
+	int rc;
 
 	parse_args(argc, argv);
 	if (opt.list_keys) {
@@ -488,72 +285,23 @@ main(int argc, char **argv)
 		fprintf(stderr, "sheath: cannot map the metrics table: %m\n");
 		return 1;
 	}
-	if ((cur = generation_new(c, stderr)) == NULL)
+	/* Loads every certificate, key, CA and CRL, and resolves names. */
+	if ((g = generation_new(c, stderr)) == NULL)
 		return 1;
 	if (opt.test) {
 		printf("configuration ok\n");
-		generation_unref(cur);
+		generation_unref(g);
 		gnutls_global_deinit();
 		return 0;
 	}
-	if (open_listeners(cur, NULL, stderr) == -1)
+	runner_init(g, build_conf, opt.foreground);
+	if (runner_start(stderr) == -1)
 		return 1;
-	sysd_close_unused();
-	if (cur->conf->metrics && httpd_open(cur->conf->metrics,
-	    cur->conf->file, cur->conf->line[K_METRICS], stderr) == -1)
-		return 1;
-	listener_init(cur->conf->max_connections);
-	if (log_open(cur->conf->log, LOG_ERR + cur->conf->log_level) == -1) {
-		fprintf(stderr, "sheath: %s: log: cannot open \"%s\": %m\n",
-		    cur->conf->file ? cur->conf->file : "command line",
-		    cur->conf->log);
-		return 1;
-	}
-	if (!opt.foreground && daemon_detach() == -1) {
-		log_err("cannot daemonize: %m");
-		return 1;
-	}
-	if ((sigfd = daemon_signals_init()) == -1) {
-		log_err("cannot set up signal handling: %m");
-		daemon_ready(0);
-		return 1;
-	}
-	if (cur->conf->pid_file && pidfile_write(cur->conf->pid_file) == -1) {
-		daemon_ready(0);
-		return 1;
-	}
-	if (daemon_drop_privileges(cur->conf->user, cur->conf->group,
-	    cur->conf->chroot, stderr) == -1) {
-		log_err("cannot drop privileges");
-		daemon_ready(0);
-		return 1;
-	}
-	loop_add(&sig_slot, sigfd, POLLIN, signal_event, NULL);
-	loop_set_tick(tick, TICK_MS);
-	loop_set_ready(conn_has_ready, conn_run_ready);
-	watch_listeners(cur);
-	httpd_set_generation(cur);
-	httpd_watch();
-	log_notice("sheath %s started (GnuTLS %s), %zu service%s",
-	    PACKAGE_VERSION, gnutls_check_version(NULL), cur->nsvc,
-	    cur->nsvc == 1 ? "" : "s");
-	daemon_ready(1);
-	sysd_notify("READY=1\nMAINPID=%ld", (long)getpid());
-	report_status();
-
-	loop_run(&stop);
-
-	close_listeners(cur);
-	httpd_close();
-	conn_abort_all("shutdown");
-	if (cur->conf->pid_file)
-		pidfile_remove(cur->conf->pid_file);
-	log_notice("stopped");
-	generation_unref(cur);
-	loop_free();
-	buf_pool_trim();
+	if (g->conf->workers > 1)
+		rc = supervise(g->conf->workers);
+	else
+		rc = runner_serve(ROLE_SINGLE);
+	runner_exit();
 	free(opt.kv);
-	log_close();
-	gnutls_global_deinit();
-	return 0;
+	return rc;
 }

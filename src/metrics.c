@@ -28,6 +28,7 @@ struct svc_counters {
 
 struct table {
 	double start_time;
+	int64_t total_active;
 	uint64_t reloads_ok, reloads_failed;
 	int last_reload_ok;
 	struct svc_counters svc[METRICS_MAX_SERVICES];
@@ -87,6 +88,7 @@ metrics_accepted(int slot)
 		return;
 	ADD(&t->svc[slot].accepted, 1);
 	ADD(&t->svc[slot].active, 1);
+	ADD(&t->total_active, 1);
 }
 
 enum reject_reason
@@ -123,6 +125,7 @@ metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
 		return;
 	s = &t->svc[slot];
 	ADD(&s->active, -1);
+	ADD(&t->total_active, -1);
 	ADD(&s->ended[o], 1);
 	ADD(&s->bytes_in, in);
 	ADD(&s->bytes_out, out);
@@ -163,7 +166,13 @@ metrics_reload(int ok)
 int64_t
 metrics_active(int slot)
 {
-	return t && slot >= 0 ? LOAD(&t->svc[slot].active) : 0;
+	return t && slot >= 0 ? LOAD(&t->svc[slot].active) : -1;
+}
+
+int64_t
+metrics_total_active(void)
+{
+	return t ? LOAD(&t->total_active) : -1;
 }
 
 static void

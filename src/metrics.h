@@ -38,7 +38,12 @@ enum reject_reason metrics_reject_reason(const char *reason);
  * services named (those of the configuration in force). */
 void metrics_render(FILE *out, const char *const *names, size_t n);
 
-/** metrics_active(slot): open connections of that service (all workers). */
+/** metrics_active(slot): open connections of that service, across all
+ * workers; -1 without a table. */
 int64_t metrics_active(int slot);
+
+/** metrics_total_active(): open connections of every service, across all
+ * workers; -1 without a table. */
+int64_t metrics_total_active(void);
 
 #endif

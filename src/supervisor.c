@@ -1,0 +1,193 @@
+/* supervisor.c: workers = N.
+ *
+ * The parent binds every listener and loads every key before forking, so
+ * the workers share the very same listening sockets (the kernel hands each
+ * connection to one of the workers polling it). A shared socket, rather
+ * than one SO_REUSEPORT socket per worker, means a worker that dies loses
+ * no queued connection and a reload hands the same sockets to the new
+ * workers: nothing is ever refused. The parent keeps its privileges so it
+ * can reload; each worker drops them before serving.
+ */
+#include "autoconfig.h"
+#include "supervisor.h"
+#include "daemon.h"
+#include "log.h"
+#include "runner.h"
+#include "sysd.h"
+#include "util.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define RESTART_DELAY_MS 1000	/* for a worker that died right away */
+
+struct worker {
+	pid_t pid;		/* 0: not running */
+	int64_t started;
+	int64_t restart_at;	/* 0: no restart pending */
+};
+
+static struct worker *workers;
+static int nworkers;
+static pid_t *retired;		/* workers of older configurations */
+static size_t nretired;
+
+static pid_t
+spawn(int slot)
+{
+	pid_t pid = fork();
+
+	if (pid == -1) {
+		log_err("cannot start worker %d: %s", slot, strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		exit(runner_serve(ROLE_WORKER));
+	workers[slot].pid = pid;
+	workers[slot].started = now_ms();
+	workers[slot].restart_at = 0;
+	return pid;
+}
+
+static void
+retire_all(void)
+{
+	for (int i = 0; i < nworkers; i++) {
+		if (workers[i].pid <= 0)
+			continue;
+		kill(workers[i].pid, SIGUSR2);
+		retired = xrealloc(retired, (nretired + 1) * sizeof(*retired));
+		retired[nretired++] = workers[i].pid;
+		workers[i].pid = 0;
+	}
+}
+
+static void
+signal_all(int sig)
+{
+	for (int i = 0; i < nworkers; i++)
+		if (workers[i].pid > 0)
+			kill(workers[i].pid, sig);
+	for (size_t i = 0; i < nretired; i++)
+		kill(retired[i], sig);
+}
+
+static int
+children_left(void)
+{
+	int n = (int)nretired;
+
+	for (int i = 0; i < nworkers; i++)
+		n += workers[i].pid > 0;
+	return n;
+}
+
+static void
+reap(int stopping)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int found = 0;
+
+		for (size_t i = 0; i < nretired; i++)
+			if (retired[i] == pid) {
+				retired[i] = retired[--nretired];
+				found = 1;
+				break;
+			}
+		for (int i = 0; i < nworkers && !found; i++) {
+			int64_t now = now_ms();
+
+			if (workers[i].pid != pid)
+				continue;
+			found = 1;
+			workers[i].pid = 0;
+			if (stopping)
+				break;
+			if (WIFSIGNALED(status))
+				log_err("worker %d (pid %ld) killed by signal "
+				    "%d; restarting it", i, (long)pid,
+				    WTERMSIG(status));
+			else
+				log_err("worker %d (pid %ld) exited with "
+				    "status %d; restarting it", i, (long)pid,
+				    WEXITSTATUS(status));
+			/* One that dies at once is restarted after a
+			 * pause, never in a tight loop. */
+			workers[i].restart_at = now - workers[i].started <
+			    RESTART_DELAY_MS ? now + RESTART_DELAY_MS : now;
+		}
+	}
+}
+
+int
+supervise(int n)
+{
+	int stopping = 0;
+	int64_t kill_at = 0;
+
+	runner_set_role(ROLE_SUPERVISOR);
+	nworkers = n;
+	workers = xcalloc((size_t)n, sizeof(*workers));
+	for (int i = 0; i < n; i++)
+		spawn(i);
+	log_notice("sheath %s started (GnuTLS %s) with %d workers",
+	    PACKAGE_VERSION, gnutls_check_version(NULL), n);
+	daemon_ready(1);
+	sysd_notify("READY=1\nMAINPID=%ld\nSTATUS=%d workers", (long)getpid(),
+	    n);
+
+	while (!stopping || children_left() > 0) {
+		struct pollfd p = { runner_sigfd(), POLLIN, 0 };
+		int64_t now;
+		int sigs;
+
+		poll(&p, 1, 200);
+		sigs = daemon_signals_take();
+		now = now_ms();
+		if (sigs & SIG_CHILD)
+			reap(stopping);
+		if (sigs & SIG_REOPEN) {
+			log_reopen();
+			signal_all(SIGUSR1);
+		}
+		if ((sigs & SIG_RELOAD) && !stopping &&
+		    runner_reload() == 0) {
+			/* New workers on the new configuration; the old ones
+			 * stop accepting and finish what they carry. */
+			retire_all();
+			for (int i = 0; i < nworkers; i++)
+				spawn(i);
+		}
+		if ((sigs & SIG_TERM) && !stopping) {
+			stopping = 1;
+			sysd_notify("STOPPING=1");
+			log_notice("shutting down %d worker%s", children_left(),
+			    children_left() == 1 ? "" : "s");
+			signal_all(SIGTERM);
+			runner_close_listeners();
+			kill_at = now + (int64_t)(runner_conf()->
+			    shutdown_timeout * 1000) + 5000;
+		}
+		if (stopping && now >= kill_at && children_left() > 0) {
+			log_err("workers still running after the shutdown "
+			    "timeout; killing them");
+			signal_all(SIGKILL);
+			kill_at = now + 1000;
+		}
+		for (int i = 0; i < nworkers && !stopping; i++)
+			if (workers[i].pid == 0 && workers[i].restart_at &&
+			    now >= workers[i].restart_at)
+				spawn(i);
+	}
+	free(workers);
+	free(retired);
+	return 0;
+}
