@@ -423,6 +423,11 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 		    "verify = \"none\"", label);
 		nerr++;
 	}
+	if (t->psk_identity != NULL && t->psk_file == NULL) {
+		conf_report(err, f, line_of(s, t, K_PSK_IDENTITY),
+		    "psk_identity", "%sneeds `psk_file`", label);
+		nerr++;
+	}
 	if (t->crl != NULL && t->ca == NULL) {
 		conf_report(err, f, line_of(s, t, K_CRL), "crl",
 		    "%s`crl` needs `ca`", label);
@@ -485,9 +490,8 @@ check_connect_name(const struct service_conf *s, FILE *err)
 static int
 check_unsupported(const struct service_conf *s, FILE *err)
 {
-	static const enum key_id svc_keys[] = { K_OCSP_RESPONSE,
-		K_TICKET_KEY_FILE, K_PROXY_PROTOCOL, K_ACCEPT_PROXY };
-	static const enum key_id tls_keys[] = { K_PSK_FILE, K_PSK_IDENTITY };
+	static const enum key_id svc_keys[] = { K_PROXY_PROTOCOL,
+		K_ACCEPT_PROXY };
 	int nerr = 0;
 
 	for (size_t i = 0; i < ARRAY_LEN(svc_keys); i++)
@@ -498,13 +502,6 @@ check_unsupported(const struct service_conf *s, FILE *err)
 			conf_report(err, s->file, line_of(s, NULL, svc_keys[i]),
 			    keys[svc_keys[i]].name, "not supported by this "
 			    "version of sheath yet");
-			nerr++;
-		}
-	for (size_t i = 0; i < ARRAY_LEN(tls_keys); i++)
-		if (s->tls.line[tls_keys[i]] || s->upstream.line[tls_keys[i]]) {
-			conf_report(err, s->file, line_of(s, &s->tls,
-			    tls_keys[i]), keys[tls_keys[i]].name,
-			    "not supported by this version of sheath yet");
 			nerr++;
 		}
 	return nerr;

@@ -621,14 +621,18 @@ conn_close(struct conn *c, enum result r, const char *detail)
 		snprintf(end, sizeof(end), "%s: %s", result_name(r), detail);
 	else
 		snprintf(end, sizeof(end), "%s", result_name(r));
+	if (c->b_hs_done && c->svc->connect_tls && r == R_CLOSED)
+		tls_remember_session(c->svc->connect_tls, c->b.io.tls);
 	if (r == R_REJECTED)
 		log_notice("service=%s peer=%s %s", sconf(c)->name, c->peer,
 		    end);
 	log_info("service=%s peer=%s identity=%s%s%s version=%s cipher=%s "
-	    "alpn=%s bytes_in=%llu bytes_out=%llu duration=%lld.%03lld end=%s",
+	    "alpn=%s resumed=%s bytes_in=%llu bytes_out=%llu "
+	    "duration=%lld.%03lld end=%s",
 	    sconf(c)->name, c->peer,
 	    strcmp(c->identity, "-") ? "\"" : "", c->identity,
 	    strcmp(c->identity, "-") ? "\"" : "", version, cipher, alpn,
+	    s && gnutls_session_is_resumed(s) ? "yes" : "no",
 	    (unsigned long long)c->ab.bytes, (unsigned long long)c->ba.bytes,
 	    (long long)(dur / 1000), (long long)(dur % 1000), end);
 

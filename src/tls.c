@@ -5,6 +5,9 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <gnutls/ocsp.h>
+#include <time.h>
 #include <gnutls/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +38,252 @@ tls_line(const struct service_conf *svc, const struct tls_conf *t, int id)
 #define TLS_ERR(id, ...) \
 	conf_report(err, svc->file, tls_line(svc, t, id), keys[id].name, \
 	    __VA_ARGS__)
+
+static void warn_key_mode(const char *path);
+
+/* Read a small file whole (keys, tickets, PSKs): at most max bytes. */
+static int
+read_small_file(const char *path, size_t max, gnutls_datum_t *out)
+{
+	int r = gnutls_load_file(path, out);
+
+	if (r < 0)
+		return r;
+	if (out->size > max) {
+		gnutls_memset(out->data, 0, out->size);
+		gnutls_free(out->data);
+		out->data = NULL;
+		return GNUTLS_E_FILE_ERROR;
+	}
+	return 0;
+}
+
+void
+tls_psk_free(struct psk_entry *e, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(e[i].identity);
+		if (e[i].key.data) {
+			gnutls_memset(e[i].key.data, 0, e[i].key.size);
+			free(e[i].key.data);
+		}
+	}
+	free(e);
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+tls_psk_parse(const char *text, struct psk_entry **out, size_t *n, char *err,
+    size_t errlen)
+{
+	struct psk_entry *e = NULL;
+	size_t ne = 0;
+	int lineno = 0;
+
+	for (const char *line = text; line && *line;) {
+		const char *end = strchr(line, '\n'), *colon;
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		size_t hexlen;
+
+		lineno++;
+		while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+			len--;
+		if (len == 0 || line[0] == '#')
+			goto next;
+		colon = memchr(line, ':', len);
+		if (colon == NULL || colon == line) {
+			snprintf(err, errlen, "line %d: expected identity:hexkey",
+			    lineno);
+			goto fail;
+		}
+		hexlen = len - (size_t)(colon + 1 - line);
+		if (hexlen == 0 || hexlen % 2 || hexlen > 1024) {
+			snprintf(err, errlen, "line %d: the key must be an even "
+			    "number of hex digits (at most 512 bytes)", lineno);
+			goto fail;
+		}
+		e = xrealloc(e, (ne + 1) * sizeof(*e));
+		e[ne].identity = xmalloc((size_t)(colon - line) + 1);
+		memcpy(e[ne].identity, line, (size_t)(colon - line));
+		e[ne].identity[colon - line] = '\0';
+		e[ne].key.size = (unsigned)(hexlen / 2);
+		e[ne].key.data = xmalloc(hexlen / 2);
+		ne++;
+		for (size_t i = 0; i < hexlen / 2; i++) {
+			int hi = hexval(colon[1 + 2 * i]);
+			int lo = hexval(colon[2 + 2 * i]);
+
+			if (hi < 0 || lo < 0) {
+				snprintf(err, errlen, "line %d: the key is not "
+				    "hex", lineno);
+				goto fail;
+			}
+			e[ne - 1].key.data[i] = (unsigned char)(hi << 4 | lo);
+		}
+next:
+		line = end ? end + 1 : NULL;
+	}
+	if (ne == 0) {
+		snprintf(err, errlen, "no identity:hexkey line");
+		goto fail;
+	}
+	*out = e;
+	*n = ne;
+	return 0;
+fail:
+	tls_psk_free(e, ne);
+	return -1;
+}
+
+static int
+psk_lookup(gnutls_session_t s, const gnutls_datum_t *user,
+    gnutls_datum_t *key)
+{
+	const struct tls_ctx *c = gnutls_session_get_ptr(s);
+
+	for (size_t i = 0; c && i < c->npsk; i++)
+		if (strlen(c->psk[i].identity) == user->size &&
+		    memcmp(c->psk[i].identity, user->data, user->size) == 0) {
+			key->data = gnutls_malloc(c->psk[i].key.size);
+			if (key->data == NULL)
+				return -1;
+			memcpy(key->data, c->psk[i].key.data,
+			    c->psk[i].key.size);
+			key->size = c->psk[i].key.size;
+			return 0;
+		}
+	return -1;	/* unknown identity: the handshake fails */
+}
+
+static int
+load_psk(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
+{
+	const struct tls_conf *t = c->conf;
+	gnutls_datum_t raw = { NULL, 0 };
+	char why[256], *text;
+	const struct psk_entry *use = NULL;
+	int r;
+
+	if (t->psk_file == NULL)
+		return 0;
+	if ((r = read_small_file(t->psk_file, 1 << 20, &raw)) < 0) {
+		TLS_ERR(K_PSK_FILE, "cannot read \"%s\": %s", t->psk_file,
+		    gnutls_strerror(r));
+		return -1;
+	}
+	text = xmalloc(raw.size + 1);
+	memcpy(text, raw.data, raw.size);
+	text[raw.size] = '\0';
+	gnutls_memset(raw.data, 0, raw.size);
+	gnutls_free(raw.data);
+	r = tls_psk_parse(text, &c->psk, &c->npsk, why, sizeof(why));
+	gnutls_memset(text, 0, strlen(text));
+	free(text);
+	if (r == -1) {
+		TLS_ERR(K_PSK_FILE, "\"%s\": %s", t->psk_file, why);
+		return -1;
+	}
+	warn_key_mode(t->psk_file);
+	if (c->is_server) {
+		if (gnutls_psk_allocate_server_credentials(&c->psk_server) < 0)
+			return -1;
+		gnutls_psk_set_server_credentials_function2(c->psk_server,
+		    psk_lookup);
+		gnutls_psk_set_server_known_dh_params(c->psk_server,
+		    GNUTLS_SEC_PARAM_MEDIUM);
+		return 0;
+	}
+	/* The client presents one identity: psk_identity, else the first. */
+	for (size_t i = 0; i < c->npsk && use == NULL; i++)
+		if (t->psk_identity == NULL ||
+		    strcmp(c->psk[i].identity, t->psk_identity) == 0)
+			use = &c->psk[i];
+	if (use == NULL) {
+		TLS_ERR(K_PSK_IDENTITY, "identity \"%s\" is not in \"%s\"",
+		    t->psk_identity, t->psk_file);
+		return -1;
+	}
+	if (gnutls_psk_allocate_client_credentials(&c->psk_client) < 0 ||
+	    gnutls_psk_set_client_credentials(c->psk_client, use->identity,
+	    &use->key, GNUTLS_PSK_KEY_RAW) < 0) {
+		TLS_ERR(K_PSK_FILE, "cannot set up PSK credentials");
+		return -1;
+	}
+	return 0;
+}
+
+/* session tickets shared by instances: exactly 64 random bytes. */
+static int
+load_ticket_key(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
+{
+	gnutls_datum_t k = { NULL, 0 };
+	int r;
+
+	if (svc->ticket_key_file == NULL)
+		return gnutls_session_ticket_key_generate(&c->ticket_key) < 0 ?
+		    -1 : 0;
+	r = read_small_file(svc->ticket_key_file, 4096, &k);
+	if (r < 0 || k.size != 64) {
+		conf_report(err, svc->file, svc->line[K_TICKET_KEY_FILE] > 0 ?
+		    svc->line[K_TICKET_KEY_FILE] : svc->def_line,
+		    "ticket_key_file", "\"%s\": %s", svc->ticket_key_file,
+		    r < 0 ? gnutls_strerror(r) : "must hold exactly 64 bytes "
+		    "(head -c 64 /dev/urandom)");
+		if (k.data) {
+			gnutls_memset(k.data, 0, k.size);
+			gnutls_free(k.data);
+		}
+		return -1;
+	}
+	warn_key_mode(svc->ticket_key_file);
+	c->ticket_key = k;
+	return 0;
+}
+
+/* Staple an OCSP response; warn when it is stale already. */
+static int
+load_ocsp(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
+{
+	gnutls_datum_t der = { NULL, 0 };
+	gnutls_ocsp_resp_t resp;
+	time_t next = 0;
+	int line = svc->line[K_OCSP_RESPONSE] > 0 ?
+	    svc->line[K_OCSP_RESPONSE] : svc->def_line, r;
+
+	if (svc->ocsp_response == NULL)
+		return 0;
+	r = gnutls_certificate_set_ocsp_status_request_file2(c->cred,
+	    svc->ocsp_response, 0, GNUTLS_X509_FMT_DER);
+	if (r < 0) {
+		conf_report(err, svc->file, line, "ocsp_response", "\"%s\": %s",
+		    svc->ocsp_response, gnutls_strerror(r));
+		return -1;
+	}
+	if (gnutls_load_file(svc->ocsp_response, &der) == 0 &&
+	    gnutls_ocsp_resp_init(&resp) == 0) {
+		if (gnutls_ocsp_resp_import(resp, &der) == 0 &&
+		    gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL,
+		    NULL, NULL, NULL, &next, NULL, NULL) == 0 &&
+		    next != (time_t)-1 && next < time(NULL))
+			log_warn("service %s: the OCSP response in %s is stale "
+			    "(next update was due %ld seconds ago)", svc->name,
+			    svc->ocsp_response, (long)(time(NULL) - next));
+		gnutls_ocsp_resp_deinit(resp);
+	}
+	gnutls_free(der.data);
+	return 0;
+}
 
 static void
 warn_key_mode(const char *path)
@@ -127,7 +376,9 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
     int is_server, FILE *err)
 {
 	struct tls_ctx *c = xcalloc(1, sizeof(*c));
-	const char *prio = t->priority ? t->priority : DEFAULT_PRIORITY;
+	/* PSK only with (EC)DHE, for forward secrecy. */
+	const char *prio = t->priority ? t->priority : t->psk_file ?
+	    DEFAULT_PRIORITY ":+ECDHE-PSK:+DHE-PSK" : DEFAULT_PRIORITY;
 	const char *errpos = NULL;
 	int r;
 
@@ -143,7 +394,9 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
 	}
 	gnutls_certificate_set_flags(c->cred,
 	    GNUTLS_CERTIFICATE_VERIFY_CRLS);
-	if (load_files(c, svc, err) == -1)
+	if (load_files(c, svc, err) == -1 || load_psk(c, svc, err) == -1)
+		goto err;
+	if (is_server && load_ocsp(c, svc, err) == -1)
 		goto err;
 	if (is_server)
 		gnutls_certificate_set_known_dh_params(c->cred,
@@ -167,12 +420,8 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
 		}
 		c->nalpn = (unsigned)t->alpn.n;
 	}
-	if (is_server &&
-	    (r = gnutls_session_ticket_key_generate(&c->ticket_key)) < 0) {
-		TLS_ERR(K_CERT, "cannot generate a session ticket key: %s",
-		    gnutls_strerror(r));
+	if (is_server && load_ticket_key(c, svc, err) == -1)
 		goto err;
-	}
 	return c;
 err:
 	tls_ctx_free(c);
@@ -194,7 +443,29 @@ tls_ctx_free(struct tls_ctx *c)
 	}
 	free(c->pins);
 	free(c->alpn);
+	if (c->psk_server)
+		gnutls_psk_free_server_credentials(c->psk_server);
+	if (c->psk_client)
+		gnutls_psk_free_client_credentials(c->psk_client);
+	tls_psk_free(c->psk, c->npsk);
+	gnutls_free(c->session.data);
 	free(c);
+}
+
+void
+tls_remember_session(struct tls_ctx *c, gnutls_session_t s)
+{
+	gnutls_datum_t d;
+
+	/* TLS 1.3 tickets arrive after the handshake: only a session that
+	 * received one can be resumed. */
+	if (gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 &&
+	    !(gnutls_session_get_flags(s) & GNUTLS_SFLAGS_SESSION_TICKET))
+		return;
+	if (gnutls_session_get_data2(s, &d) < 0)
+		return;
+	gnutls_free(c->session.data);
+	c->session = d;
 }
 
 int
@@ -212,6 +483,13 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 	    (r = gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE,
 	    c->cred)) < 0)
 		goto err;
+	if (c->psk_server && (r = gnutls_credentials_set(s, GNUTLS_CRD_PSK,
+	    c->psk_server)) < 0)
+		goto err;
+	if (c->psk_client && (r = gnutls_credentials_set(s, GNUTLS_CRD_PSK,
+	    c->psk_client)) < 0)
+		goto err;
+	gnutls_session_set_ptr(s, (void *)c);
 	if (c->is_server) {
 		gnutls_certificate_server_set_request(s,
 		    c->conf->verify == VERIFY_REQUIRE ? GNUTLS_CERT_REQUIRE :
@@ -220,9 +498,17 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 		if ((r = gnutls_session_ticket_enable_server(s,
 		    &c->ticket_key)) < 0)
 			goto err;
-	} else if (sni != NULL && (r = gnutls_server_name_set(s,
-	    GNUTLS_NAME_DNS, sni, strlen(sni))) < 0) {
-		goto err;
+	} else {
+		if (sni != NULL && (r = gnutls_server_name_set(s,
+		    GNUTLS_NAME_DNS, sni, strlen(sni))) < 0)
+			goto err;
+		if (c->conf->verify != VERIFY_NONE && c->psk_client == NULL &&
+		    (r = gnutls_ocsp_status_request_enable_client(s, NULL, 0,
+		    NULL)) < 0)
+			goto err;
+		if (c->session.data != NULL)
+			gnutls_session_set_data(s, c->session.data,
+			    c->session.size);
 	}
 	if (c->nalpn && (r = gnutls_alpn_set_protocols(s, c->alpn, c->nalpn,
 	    c->is_server ? GNUTLS_ALPN_SERVER_PRECEDENCE : 0)) < 0)

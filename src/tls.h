@@ -21,7 +21,17 @@ struct tls_ctx {
 	gnutls_datum_t *alpn;
 	unsigned nalpn;
 	gnutls_datum_t ticket_key;	/* server side, for session tickets */
-	gnutls_datum_t *last_session;	/* client side resumption (unused) */
+	gnutls_datum_t session;		/* client side: the last session, to
+					 * resume */
+	struct psk_entry *psk;		/* psk_file, loaded */
+	size_t npsk;
+	gnutls_psk_server_credentials_t psk_server;
+	gnutls_psk_client_credentials_t psk_client;
+};
+
+struct psk_entry {
+	char *identity;
+	gnutls_datum_t key;
 };
 
 /** tls_global_init(): gnutls_global_init and library checks; -1 on error. */
@@ -40,6 +50,19 @@ void tls_ctx_free(struct tls_ctx *t);
  * be NULL (client side only). Returns 0 or a GnuTLS error code. */
 int tls_session_new(const struct tls_ctx *t, int fd, const char *sni,
     gnutls_session_t *out);
+
+/** tls_remember_session(t, s): keep the session of a finished client-side
+ * connection so the next one resumes it. */
+void tls_remember_session(struct tls_ctx *t, gnutls_session_t s);
+
+/** tls_psk_parse(text, out, n, err, errlen): parse psktool lines
+ * "identity:hexkey" (blank lines and # comments skipped). Returns 0, or -1
+ * with the line number and reason in err. */
+int tls_psk_parse(const char *text, struct psk_entry **out, size_t *n,
+    char *err, size_t errlen);
+
+/** tls_psk_free(e, n): wipe and free parsed entries. */
+void tls_psk_free(struct psk_entry *e, size_t n);
 
 /** tls_describe(s, version, cipher, alpn, len): printable parameters of an
  * established session ("-" when not available). */

@@ -133,6 +133,26 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 	int ok = 0, verify = t->conf->verify;
 
 	snprintf(identity, idlen, "-");
+	if (gnutls_auth_get_type(s) == GNUTLS_CRD_PSK) {
+		/* The peer proved it holds the key of this identity (the
+		 * server looked it up in psk_file; a client's server knew
+		 * ours). */
+		gnutls_datum_t user = { NULL, 0 };
+
+		if (t->is_server &&
+		    gnutls_psk_server_get_username2(s, &user) == 0)
+			snprintf(identity, idlen, "psk:%.*s", (int)user.size,
+			    user.data);
+		else if (!t->is_server)
+			snprintf(identity, idlen, "psk:%s",
+			    t->conf->psk_identity ? t->conf->psk_identity :
+			    t->psk[0].identity);
+		for (char *p = identity; *p; p++)
+			if (*p == '"' || (unsigned char)*p < ' ' ||
+			    (unsigned char)*p > '~')
+				*p = '?';
+		return 1;
+	}
 	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
 	    (certs = gnutls_certificate_get_peers(s, &ncerts)) == NULL)
 		ncerts = 0;
@@ -158,6 +178,12 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 	}
 	if (verify == VERIFY_NONE) {
 		ok = 1;
+		goto out;
+	}
+	if (!t->have_ca && t->npins == 0) {
+		/* PSK-only trust: a certificate cannot be checked at all. */
+		snprintf(reason, rlen, "no ca or pin_sha256 to verify a "
+		    "certificate against");
 		goto out;
 	}
 	if (t->have_ca) {
