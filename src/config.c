@@ -485,28 +485,6 @@ check_connect_name(const struct service_conf *s, FILE *err)
 	return 0;
 }
 
-/* Features whose key is in the contract but whose implementation has not
- * landed yet: refuse them loudly rather than silently ignoring them. */
-static int
-check_unsupported(const struct service_conf *s, FILE *err)
-{
-	static const enum key_id svc_keys[] = { K_PROXY_PROTOCOL,
-		K_ACCEPT_PROXY };
-	int nerr = 0;
-
-	for (size_t i = 0; i < ARRAY_LEN(svc_keys); i++)
-		if (s->line[svc_keys[i]] != 0 &&
-		    !(svc_keys[i] == K_PROXY_PROTOCOL &&
-		    s->proxy_protocol == PROXY_OFF) &&
-		    !(svc_keys[i] == K_ACCEPT_PROXY && !s->accept_proxy)) {
-			conf_report(err, s->file, line_of(s, NULL, svc_keys[i]),
-			    keys[svc_keys[i]].name, "not supported by this "
-			    "version of sheath yet");
-			nerr++;
-		}
-	return nerr;
-}
-
 static int
 validate_service(struct service_conf *s, FILE *err)
 {
@@ -605,7 +583,6 @@ validate_service(struct service_conf *s, FILE *err)
 			    err);
 		break;
 	}
-	nerr += check_unsupported(s, err);
 	return nerr;
 }
 

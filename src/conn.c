@@ -17,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "service.h"
 #include "verify.h"
 
@@ -28,7 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum stage { ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B, ST_RELAY };
+enum stage { ST_PROXY_IN, ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B,
+	ST_RELAY };
 enum dstate { D_OPEN, D_DRAIN, D_SHUT };
 /* How a connection ended: the outcomes of metrics.h. */
 enum result { R_CLOSED = OUT_CLOSED, R_TRUNCATED = OUT_TRUNCATED,
@@ -68,8 +70,18 @@ struct conn {
 	int last_errno;
 	int verified;			/* handshake(s) done and accepted */
 	int a_hs_done, b_hs_done;
+	struct tls_user tu;		/* accept side: JA4 of its hello */
+	struct proxy_state *px;		/* only with PROXY protocol keys */
 	char peer[ADDR_STRLEN];
 	char identity[256];
+};
+
+/* The addresses a PROXY header carries (what a received header said, or the
+ * real ones), and a received header while it is read. */
+struct proxy_state {
+	struct proxy_addrs addrs;
+	unsigned char *in;
+	size_t have;
 };
 
 static struct conn *all;
@@ -78,6 +90,11 @@ static int nconns;
 
 static void conn_close(struct conn *c, enum result r, const char *detail);
 static int pump(struct conn *c);
+static void proxy_init(struct conn *c, const struct sockaddr *peer,
+    socklen_t len);
+static void proxy_free(struct conn *c);
+static int step_proxy_in(struct conn *c);
+static int begin(struct conn *c);
 static int next_target(struct conn *c);
 
 int
@@ -153,6 +170,9 @@ update_interest(struct conn *c)
 	short ea = 0, eb = 0;
 
 	switch (c->stage) {
+	case ST_PROXY_IN:
+		ea = POLLIN;
+		break;
 	case ST_HANDSHAKE_A:
 		ea = c->a.hs_want;
 		break;
@@ -352,17 +372,21 @@ reject(struct conn *c, struct side *x, const char *reason)
 
 /* The connect side is up: handshake it, or relay. Returns 1, or -1 when
  * closed. */
+static int send_proxy_header(struct conn *c);
+
 static int
 connected(struct conn *c)
 {
 	int r;
 
+	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
+		return -1;
 	if (c->svc->connect_tls == NULL) {
 		enter_relay(c);
 		return 1;
 	}
 	r = tls_session_new(c->svc->connect_tls, c->b.io.fd, connect_sni(c),
-	    &c->b.io.tls);
+	    NULL, &c->b.io.tls);
 	if (r < 0) {
 		conn_close(c, R_ERROR, gnutls_strerror(r));
 		return -1;
@@ -495,6 +519,128 @@ step_handshake(struct conn *c, struct side *x)
 	return 1;
 }
 
+/* ---- PROXY protocol ------------------------------------------------------ */
+
+static void
+proxy_init(struct conn *c, const struct sockaddr *peer, socklen_t len)
+{
+	struct proxy_state *px = c->px = xcalloc(1, sizeof(*c->px));
+
+	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) {
+		px->addrs.local = 1;
+		return;
+	}
+	memcpy(&px->addrs.src, peer, len);
+	px->addrs.srclen = len;
+	px->addrs.dstlen = sizeof(px->addrs.dst);
+	if (getsockname(c->a.io.fd, (struct sockaddr *)&px->addrs.dst,
+	    &px->addrs.dstlen) == -1)
+		px->addrs.local = 1;
+}
+
+static void
+proxy_free(struct conn *c)
+{
+	if (c->px == NULL)
+		return;
+	free(c->px->in);
+	free(c->px);
+	c->px = NULL;
+}
+
+/* accept_proxy: read exactly the header (peek, then consume only its
+ * bytes, so what follows stays for TLS or the relay). Returns 1 when done,
+ * 0 to wait, -1 when closed. */
+static int
+step_proxy_in(struct conn *c)
+{
+	struct proxy_state *px = c->px;
+	struct proxy_addrs got;
+	ssize_t n;
+	int hl;
+	size_t take;
+
+	do
+		n = recv(c->a.io.fd, px->in + px->have,
+		    PROXY_MAX_HEADER - px->have, MSG_PEEK);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n <= 0) {
+		conn_close(c, R_REJECTED, "connection closed before a PROXY "
+		    "protocol header");
+		return -1;
+	}
+	hl = proxy_header_len(px->in, px->have + (size_t)n);
+	if (hl < 0) {
+		conn_close(c, R_REJECTED, "invalid PROXY protocol header");
+		return -1;
+	}
+	/* Until the length is known every byte belongs to the header. */
+	take = hl > 0 ? (size_t)hl - px->have : (size_t)n;
+	if (recv(c->a.io.fd, px->in + px->have, take, 0) != (ssize_t)take) {
+		conn_close(c, R_ERROR, "reading the PROXY header failed");
+		return -1;
+	}
+	px->have += take;
+	if (hl == 0)
+		return 0;
+	if (proxy_parse(px->in, px->have, &got) == -1) {
+		conn_close(c, R_REJECTED, "invalid PROXY protocol header");
+		return -1;
+	}
+	if (!got.local) {
+		/* The balancer's word for who the client is. */
+		px->addrs = got;
+		addr_format((struct sockaddr *)&got.src, got.srclen, c->peer,
+		    sizeof(c->peer));
+	}
+	free(px->in);
+	px->in = NULL;
+	return begin(c);
+}
+
+/* proxy_protocol: the header goes first on the connect side, before any
+ * TLS there. The socket is fresh and empty, so it is written whole. */
+static int
+send_proxy_header(struct conn *c)
+{
+	unsigned char buf[2048];
+	struct tls_facts f;
+	struct proxy_tls t;
+	size_t len;
+
+	if (sconf(c)->proxy_protocol == PROXY_V1) {
+		len = proxy_build_v1((char *)buf, sizeof(buf), &c->px->addrs);
+	} else {
+		memset(&t, 0, sizeof(t));
+		if (c->a_hs_done) {
+			tls_get_facts(c->a.io.tls, &f);
+			t.alpn = f.alpn;
+			t.authority = f.sni;
+			t.ssl = 1;
+			t.cert_conn = f.peer_cert;
+			t.cert_sess = f.peer_cert && f.resumed;
+			t.verified = f.peer_cert &&
+			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
+			t.version = f.version;
+			t.cipher = f.cipher;
+			t.cn = f.cn;
+			t.sig_alg = f.sig_alg;
+			t.key_alg = f.key_alg;
+			t.ja4 = c->tu.ja4;
+		}
+		len = proxy_build_v2(buf, sizeof(buf), &c->px->addrs,
+		    c->a_hs_done ? &t : NULL);
+	}
+	if (len == 0 || send(c->b.io.fd, buf, len, MSG_NOSIGNAL) !=
+	    (ssize_t)len) {
+		conn_close(c, R_BACKEND, "cannot send the PROXY header");
+		return -1;
+	}
+	return 0;
+}
+
 /* Run the connection as far as it goes now, then declare interest. */
 static void
 conn_run(struct conn *c)
@@ -503,6 +649,9 @@ conn_run(struct conn *c)
 
 	while (r > 0) {
 		switch (c->stage) {
+		case ST_PROXY_IN:
+			r = step_proxy_in(c);
+			break;
 		case ST_HANDSHAKE_A:
 			r = step_handshake(c, &c->a);
 			break;
@@ -533,7 +682,8 @@ side_event(void *arg, short revents)
 		x->can_read = 1;
 	if (revents & (x->wr_want | POLLERR | POLLHUP))
 		x->can_write = 1;
-	if (c->stage != ST_RELAY && x == &c->a && c->stage != ST_HANDSHAKE_A) {
+	if (c->stage != ST_RELAY && x == &c->a && c->stage != ST_HANDSHAKE_A &&
+	    c->stage != ST_PROXY_IN) {
 		/* The accepted peer waits, unread, while the connect side is
 		 * set up; only its disappearance matters now (poll would
 		 * report it again and again). */
@@ -547,12 +697,35 @@ side_event(void *arg, short revents)
 
 /* ---- life cycle ------------------------------------------------------------ */
 
+/* After any PROXY header: handshake the accept side, or connect. Returns 1
+ * when started, -1 when c was closed. */
+static int
+begin(struct conn *c)
+{
+	struct service *svc = c->svc;
+	int r;
+
+	if (svc->accept_tls != NULL) {
+		r = tls_session_new(svc->accept_tls, c->a.io.fd, NULL, &c->tu,
+		    &c->a.io.tls);
+		if (r < 0) {
+			conn_close(c, R_ERROR, gnutls_strerror(r));
+			return -1;
+		}
+		c->stage = ST_HANDSHAKE_A;
+		c->a.hs_want = POLLIN;
+		c->deadline = now_ms() + ms(svc->conf->timeout_handshake);
+		return 1;
+	}
+	c->target = -1;
+	return next_target(c) < 0 ? -1 : 1;
+}
+
 void
 conn_start(struct service *svc, int fd, const struct sockaddr *peer,
     socklen_t len)
 {
 	struct conn *c = xcalloc(1, sizeof(*c));
-	int r;
 
 	c->svc = svc;
 	service_ref(svc);
@@ -573,21 +746,16 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	snprintf(c->identity, sizeof(c->identity), "-");
 	addr_format(peer, len, c->peer, sizeof(c->peer));
 	loop_add(&c->a.slot, fd, 0, side_event, &c->a);
-
-	if (svc->accept_tls != NULL) {
-		r = tls_session_new(svc->accept_tls, fd, NULL, &c->a.io.tls);
-		if (r < 0) {
-			conn_close(c, R_ERROR, gnutls_strerror(r));
-			return;
-		}
-		c->stage = ST_HANDSHAKE_A;
-		c->a.hs_want = POLLIN;
+	if (svc->conf->accept_proxy || svc->conf->proxy_protocol != PROXY_OFF)
+		proxy_init(c, peer, len);
+	if (svc->conf->accept_proxy) {
+		c->stage = ST_PROXY_IN;
+		c->px->in = xmalloc(PROXY_MAX_HEADER);
 		c->deadline = c->started + ms(svc->conf->timeout_handshake);
 		update_interest(c);
 		return;
 	}
-	c->target = -1;
-	if (next_target(c) == 0)
+	if (begin(c) > 0)
 		update_interest(c);
 }
 
@@ -627,11 +795,12 @@ conn_close(struct conn *c, enum result r, const char *detail)
 		log_notice("service=%s peer=%s %s", sconf(c)->name, c->peer,
 		    end);
 	log_info("service=%s peer=%s identity=%s%s%s version=%s cipher=%s "
-	    "alpn=%s resumed=%s bytes_in=%llu bytes_out=%llu "
+	    "alpn=%s ja4=%s resumed=%s bytes_in=%llu bytes_out=%llu "
 	    "duration=%lld.%03lld end=%s",
 	    sconf(c)->name, c->peer,
 	    strcmp(c->identity, "-") ? "\"" : "", c->identity,
 	    strcmp(c->identity, "-") ? "\"" : "", version, cipher, alpn,
+	    c->tu.ja4[0] ? c->tu.ja4 : "-",
 	    s && gnutls_session_is_resumed(s) ? "yes" : "no",
 	    (unsigned long long)c->ab.bytes, (unsigned long long)c->ba.bytes,
 	    (long long)(dur / 1000), (long long)(dur % 1000), end);
@@ -644,6 +813,7 @@ conn_close(struct conn *c, enum result r, const char *detail)
 	io_close(&c->b.io, reset && c->b.io.tls == NULL);
 	buf_release(&c->ab.buf);
 	buf_release(&c->ba.buf);
+	proxy_free(c);
 	ready_remove(c);
 	if (c->prev)
 		c->prev->next = c->next;
@@ -706,8 +876,8 @@ conn_run_ready(void)
 void
 conn_status(FILE *out, void (*quote)(FILE *, const char *))
 {
-	static const char *const stages[] = { "handshake", "connect",
-		"handshake-upstream", "relay" };
+	static const char *const stages[] = { "proxy-header", "handshake",
+		"connect", "handshake-upstream", "relay" };
 	int64_t now = now_ms();
 
 	for (struct conn *c = all; c != NULL; c = c->next) {

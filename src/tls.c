@@ -150,7 +150,8 @@ static int
 psk_lookup(gnutls_session_t s, const gnutls_datum_t *user,
     gnutls_datum_t *key)
 {
-	const struct tls_ctx *c = gnutls_session_get_ptr(s);
+	const struct tls_user *u = gnutls_session_get_ptr(s);
+	const struct tls_ctx *c = u ? u->ctx : NULL;
 
 	for (size_t i = 0; c && i < c->npsk; i++)
 		if (strlen(c->psk[i].identity) == user->size &&
@@ -468,9 +469,23 @@ tls_remember_session(struct tls_ctx *c, gnutls_session_t s)
 	c->session = d;
 }
 
+/* The raw ClientHello, for its JA4 fingerprint (the first one only: a
+ * HelloRetryRequest makes the client send a second). */
+static int
+client_hello_hook(gnutls_session_t s, unsigned htype, unsigned when,
+    unsigned incoming, const gnutls_datum_t *msg)
+{
+	struct tls_user *u = gnutls_session_get_ptr(s);
+
+	if (u != NULL && incoming && htype == GNUTLS_HANDSHAKE_CLIENT_HELLO &&
+	    when == GNUTLS_HOOK_PRE && u->ja4[0] == '\0')
+		ja4_compute(msg->data, msg->size, u->ja4);
+	return 0;
+}
+
 int
 tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
-    gnutls_session_t *out)
+    struct tls_user *user, gnutls_session_t *out)
 {
 	gnutls_session_t s;
 	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL;
@@ -489,7 +504,11 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 	if (c->psk_client && (r = gnutls_credentials_set(s, GNUTLS_CRD_PSK,
 	    c->psk_client)) < 0)
 		goto err;
-	gnutls_session_set_ptr(s, (void *)c);
+	if (user != NULL) {
+		user->ctx = c;
+		user->ja4[0] = '\0';
+		gnutls_session_set_ptr(s, user);
+	}
 	if (c->is_server) {
 		gnutls_certificate_server_set_request(s,
 		    c->conf->verify == VERIFY_REQUIRE ? GNUTLS_CERT_REQUIRE :
@@ -498,6 +517,9 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 		if ((r = gnutls_session_ticket_enable_server(s,
 		    &c->ticket_key)) < 0)
 			goto err;
+		gnutls_handshake_set_hook_function(s,
+		    GNUTLS_HANDSHAKE_CLIENT_HELLO, GNUTLS_HOOK_PRE,
+		    client_hello_hook);
 	} else {
 		if (sni != NULL && (r = gnutls_server_name_set(s,
 		    GNUTLS_NAME_DNS, sni, strlen(sni))) < 0)
@@ -544,4 +566,91 @@ tls_describe(gnutls_session_t s, const char **version, const char **cipher,
 	} else {
 		snprintf(alpn, alpnlen, "-");
 	}
+}
+
+/* "EC256", "RSA2048", "ED25519": the key of our own certificate. */
+static void
+own_cert_facts(gnutls_session_t s, struct tls_facts *f)
+{
+	const gnutls_datum_t *der = gnutls_certificate_get_ours(s);
+	gnutls_x509_crt_t crt;
+	unsigned bits = 0;
+	int pk, sign;
+
+	if (der == NULL || gnutls_x509_crt_init(&crt) < 0)
+		return;
+	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0) {
+		sign = gnutls_x509_crt_get_signature_algorithm(crt);
+		if (sign > 0 && gnutls_sign_get_name(sign))
+			snprintf(f->sig_alg, sizeof(f->sig_alg), "%s",
+			    gnutls_sign_get_name(sign));
+		pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
+		if (pk == GNUTLS_PK_RSA)
+			snprintf(f->key_alg, sizeof(f->key_alg), "RSA%u", bits);
+		else if (pk == GNUTLS_PK_ECDSA)
+			snprintf(f->key_alg, sizeof(f->key_alg), "EC%u", bits);
+		else if (pk > 0 && gnutls_pk_get_name(pk))
+			snprintf(f->key_alg, sizeof(f->key_alg), "%s",
+			    gnutls_pk_get_name(pk));
+	}
+	gnutls_x509_crt_deinit(crt);
+}
+
+static void
+printable(char *p)
+{
+	for (; *p; p++)
+		if ((unsigned char)*p < ' ' || (unsigned char)*p > '~')
+			*p = '?';
+}
+
+void
+tls_get_facts(gnutls_session_t s, struct tls_facts *f)
+{
+	const gnutls_datum_t *certs;
+	gnutls_datum_t proto;
+	unsigned n = 0, type;
+	size_t len = sizeof(f->sni) - 1;
+	const char *v;
+
+	memset(f, 0, sizeof(*f));
+	if (gnutls_alpn_get_selected_protocol(s, &proto) == 0 &&
+	    proto.size < sizeof(f->alpn)) {
+		memcpy(f->alpn, proto.data, proto.size);
+		printable(f->alpn);
+	}
+	if (gnutls_server_name_get(s, f->sni, &len, &type, 0) == 0 &&
+	    type == GNUTLS_NAME_DNS) {
+		f->sni[len < sizeof(f->sni) ? len : sizeof(f->sni) - 1] = '\0';
+		printable(f->sni);
+	} else {
+		f->sni[0] = '\0';
+	}
+	switch (gnutls_protocol_get_version(s)) {
+	case GNUTLS_TLS1_3: v = "TLSv1.3"; break;
+	case GNUTLS_TLS1_2: v = "TLSv1.2"; break;
+	default: v = "";
+	}
+	snprintf(f->version, sizeof(f->version), "%s", v);
+	snprintf(f->cipher, sizeof(f->cipher), "%s",
+	    gnutls_ciphersuite_get(s) ? gnutls_ciphersuite_get(s) : "");
+	f->resumed = gnutls_session_is_resumed(s);
+	if (gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
+	    (certs = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0) {
+		gnutls_x509_crt_t crt;
+		size_t cl = sizeof(f->cn);
+
+		f->peer_cert = 1;
+		if (gnutls_x509_crt_init(&crt) == 0) {
+			if (gnutls_x509_crt_import(crt, &certs[0],
+			    GNUTLS_X509_FMT_DER) == 0 &&
+			    gnutls_x509_crt_get_dn_by_oid(crt,
+			    GNUTLS_OID_X520_COMMON_NAME, 0, 0, f->cn, &cl) == 0)
+				printable(f->cn);
+			else
+				f->cn[0] = '\0';
+			gnutls_x509_crt_deinit(crt);
+		}
+	}
+	own_cert_facts(s, f);
 }

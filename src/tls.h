@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "identity.h"
+#include "ja4.h"
 
 struct tls_ctx {
 	int is_server;			/* this side accepts TLS */
@@ -34,6 +35,20 @@ struct psk_entry {
 	gnutls_datum_t key;
 };
 
+/* What a session's callbacks need: its context, and where the JA4 of the
+ * ClientHello goes (server side). Owned by the connection. */
+struct tls_user {
+	const struct tls_ctx *ctx;
+	char ja4[JA4_LEN + 1];		/* "" until a ClientHello was seen */
+};
+
+/* TLS facts of an established session, for the PROXY v2 TLVs. */
+struct tls_facts {
+	char alpn[256], sni[256], version[16], cipher[64], cn[256];
+	char sig_alg[64], key_alg[32];
+	int peer_cert, resumed;
+};
+
 /** tls_global_init(): gnutls_global_init and library checks; -1 on error. */
 int tls_global_init(void);
 
@@ -46,10 +61,14 @@ struct tls_ctx *tls_ctx_new(const struct service_conf *svc,
 /** tls_ctx_free(t): NULL is a no-op. */
 void tls_ctx_free(struct tls_ctx *t);
 
-/** tls_session_new(t, fd, sni, out): a non-blocking session on fd. sni may
- * be NULL (client side only). Returns 0 or a GnuTLS error code. */
+/** tls_session_new(t, fd, sni, user, out): a non-blocking session on fd.
+ * sni may be NULL (client side only); user (server side) receives the JA4.
+ * Returns 0 or a GnuTLS error code. */
 int tls_session_new(const struct tls_ctx *t, int fd, const char *sni,
-    gnutls_session_t *out);
+    struct tls_user *user, gnutls_session_t *out);
+
+/** tls_get_facts(s, f): the TLS facts of an established session. */
+void tls_get_facts(gnutls_session_t s, struct tls_facts *f);
 
 /** tls_remember_session(t, s): keep the session of a finished client-side
  * connection so the next one resumes it. */
