@@ -4,6 +4,7 @@
 #include "tls.h"
 #include "log.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/ocsp.h>
@@ -298,6 +299,64 @@ warn_key_mode(const char *path)
 		    "chmod 600 it", path);
 }
 
+/* A key URI as it may be shown: pin-value is never printed. */
+static const char *
+redact(const char *uri, char *buf, size_t len)
+{
+	const char *p = strstr(uri, "pin-value=");
+	size_t n;
+
+	if (p == NULL)
+		return uri;
+	n = (size_t)(p - uri) + strlen("pin-value=");
+	snprintf(buf, len, "%.*s***%s", (int)n, uri, strchr(p, ';') ?
+	    strchr(p, ';') : "");
+	return buf;
+}
+
+/* GnuTLS reads pin-value from a PKCS#11 URI but not pin-source: turn
+ * "pin-source=file:/path" into pin-value with the file's first line. The
+ * result (which holds the PIN) must be wiped and freed by the caller. */
+static char *
+resolve_pin_source(const char *uri, char *why, size_t whylen)
+{
+	const char *p = strstr(uri, "pin-source=");
+	const char *end, *path;
+	char file[4096], pin[256], *out;
+	size_t plen = 0, cap;
+	FILE *f;
+
+	if (strncmp(uri, "pkcs11:", 7) != 0 || p == NULL)
+		return xstrdup(uri);
+	path = p + strlen("pin-source=");
+	if (strncmp(path, "file:", 5) == 0)
+		path += 5;
+	end = strchr(path, ';');
+	snprintf(file, sizeof(file), "%.*s", (int)(end ? (size_t)(end - path) :
+	    strlen(path)), path);
+	/* percent-decoding of the path is not needed for plain paths */
+	if ((f = fopen(file, "re")) == NULL) {
+		snprintf(why, whylen, "pin-source %.200s: %s", file,
+		    strerror(errno));
+		return NULL;
+	}
+	if (fgets(pin, sizeof(pin), f) == NULL)
+		pin[0] = '\0';
+	fclose(f);
+	pin[strcspn(pin, "\r\n")] = '\0';
+	cap = strlen(uri) + 3 * strlen(pin) + 16;
+	out = xmalloc(cap);
+	plen = (size_t)(p - uri);
+	memcpy(out, uri, plen);
+	plen += (size_t)snprintf(out + plen, cap - plen, "pin-value=");
+	for (const unsigned char *q = (const unsigned char *)pin; *q; q++)
+		plen += (size_t)snprintf(out + plen, cap - plen,
+		    (isalnum(*q) ? "%c" : "%%%02X"), *q);
+	snprintf(out + plen, cap - plen, "%s", end ? end : "");
+	gnutls_memset(pin, 0, sizeof(pin));
+	return out;
+}
+
 static int
 load_files(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 {
@@ -329,22 +388,33 @@ load_files(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 		}
 	}
 	if (t->cert != NULL) {
+		char why[256], shown[4096];
+		char *key = resolve_pin_source(t->key, why, sizeof(why));
+
+		if (key == NULL) {
+			TLS_ERR(K_KEY, "%s", why);
+			return -1;
+		}
 		r = gnutls_certificate_set_x509_key_file2(c->cred, t->cert,
-		    t->key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		    key, GNUTLS_X509_FMT_PEM, NULL, 0);
+		gnutls_memset(key, 0, strlen(key));
+		free(key);
 		if (r < 0) {
 			/* Tell which of the two files is at fault. */
 			int id = K_CERT;
 			const char *what = t->cert;
 
-			if (access(t->cert, R_OK) == 0 &&
-			    strncmp(t->key, "pkcs11:", 7) != 0) {
+			if (access(t->cert, R_OK) == 0) {
 				id = K_KEY;
 				what = t->key;
 			}
 			TLS_ERR(id, "cannot load certificate \"%s\" with key "
-			    "\"%s\": %s%s%s", t->cert, t->key,
-			    gnutls_strerror(r), access(what, R_OK) ? ": " : "",
-			    access(what, R_OK) ? strerror(errno) : "");
+			    "\"%s\": %s%s%s", t->cert, redact(t->key, shown,
+			    sizeof(shown)),
+			    gnutls_strerror(r), !strncmp(what, "pkcs11:", 7) ||
+			    access(what, R_OK) == 0 ? "" : ": ",
+			    !strncmp(what, "pkcs11:", 7) || access(what,
+			    R_OK) == 0 ? "" : strerror(errno));
 			return -1;
 		}
 		warn_key_mode(t->key);
