@@ -185,7 +185,7 @@ parse_services(config_setting_t *list, struct conf *c, const char *file,
 	for (int i = 0; i < config_setting_length(list); i++) {
 		config_setting_t *g = config_setting_get_elem(list,
 		    (unsigned)i);
-		int line = (int)config_setting_source_line(g);
+		int line = (int)config_setting_source_line(g), n;
 		struct service_conf *s;
 
 		if (!config_setting_is_group(g)) {
@@ -195,7 +195,9 @@ parse_services(config_setting_t *list, struct conf *c, const char *file,
 			continue;
 		}
 		s = conf_add_service(c, file, line);
-		nerr += parse_group(g, KS_SERVICE, s, s->line, file, err, s);
+		n = parse_group(g, KS_SERVICE, s, s->line, file, err, s);
+		s->invalid = n > 0;
+		nerr += n;
 	}
 	return nerr;
 }
@@ -257,6 +259,7 @@ read_file(const char *path, struct conf *c, int is_main, FILE *err)
 			    config_error_line(&cfg), NULL, "syntax error: %s",
 			    config_error_text(&cfg));
 		config_destroy(&cfg);
+		c->syntax_error = 1;
 		return 1;
 	}
 	nerr = parse_config(&cfg, c, path, is_main, err);
@@ -321,33 +324,29 @@ struct conf *
 conf_read(const char *path, int foreground, FILE *err)
 {
 	struct conf *c = conf_new();
-	int nerr;
+	char *dir;
 
 	c->file = xstrdup(path);
-	nerr = read_file(path, c, 1, err);
-	if (nerr == 0) {
-		char *dir;
-
-		if (c->include_dir == NULL) {
-			const char *slash = strrchr(path, '/');
-			size_t len = slash ? (size_t)(slash - path) + 1 : 0;
-
-			dir = xmalloc(len + sizeof("conf.d"));
-			memcpy(dir, path, len);
-			strcpy(dir + len, "conf.d");
-		} else {
-			dir = xstrdup(c->include_dir);
-		}
-		if (*dir != '\0')
-			nerr += read_include_dir(c, dir, err);
-		free(dir);
-	}
-	if (c->log == NULL)
-		c->log = xstrdup(foreground ? "stderr" : "syslog");
-	if (nerr != 0) {
+	c->errors = read_file(path, c, 1, err);
+	if (c->syntax_error) {
 		conf_free(c);
 		return NULL;
 	}
+	if (c->include_dir == NULL) {
+		const char *slash = strrchr(path, '/');
+		size_t len = slash ? (size_t)(slash - path) + 1 : 0;
+
+		dir = xmalloc(len + sizeof("conf.d"));
+		memcpy(dir, path, len);
+		strcpy(dir + len, "conf.d");
+	} else {
+		dir = xstrdup(c->include_dir);
+	}
+	if (*dir != '\0')
+		c->errors += read_include_dir(c, dir, err);
+	free(dir);
+	if (c->log == NULL)
+		c->log = xstrdup(foreground ? "stderr" : "syslog");
 	return c;
 }
 
@@ -356,7 +355,7 @@ conf_load(const char *path, int foreground, FILE *err)
 {
 	struct conf *c = conf_read(path, foreground, err);
 
-	if (c != NULL && conf_validate(c, err) != 0) {
+	if (c != NULL && (c->errors || conf_validate(c, err) != 0)) {
 		conf_free(c);
 		return NULL;
 	}
@@ -613,7 +612,10 @@ conf_validate(struct conf *c, FILE *err)
 		nerr++;
 	}
 	for (size_t i = 0; i < c->nsvc; i++) {
-		nerr += validate_service(&c->svc[i], err);
+		int n = validate_service(&c->svc[i], err);
+
+		c->svc[i].invalid |= n > 0;
+		nerr += n;
 		for (size_t j = 0; j < i && c->svc[i].name; j++)
 			if (c->svc[j].name &&
 			    strcmp(c->svc[i].name, c->svc[j].name) == 0) {

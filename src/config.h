@@ -45,6 +45,7 @@ struct service_conf {
 	char *file;
 	int line[KEYS_COUNT];
 	int def_line;			/* line of the service group */
+	int invalid;			/* conf_validate found errors */
 
 	/* Derived by validation. */
 	struct addr_spec accept_addr;
@@ -63,6 +64,8 @@ struct conf {
 	int line[KEYS_COUNT];
 	struct service_conf *svc;
 	size_t nsvc;
+	int errors;		/* problems conf_read found (and printed) */
+	int syntax_error;	/* a file libconfig could not parse */
 };
 
 /** conf_new(): a conf with every global default filled in. */
@@ -80,7 +83,8 @@ struct service_conf *conf_add_service(struct conf *c, const char *file,
 struct conf *conf_load(const char *path, int foreground, FILE *err);
 
 /** conf_read(path, foreground, err): as conf_load, without conf_validate
- * (the caller may add services first). */
+ * (the caller may add services first). Returns NULL only when a file could
+ * not be parsed at all; otherwise c->errors counts what was printed. */
 struct conf *conf_read(const char *path, int foreground, FILE *err);
 
 /** conf_parse_string(text, name, c, err): parse libconfig text as a main

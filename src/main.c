@@ -232,6 +232,10 @@ build_conf(FILE *err)
 		    opt.foreground, err);
 		if (c == NULL)
 			return NULL;
+		if (c->errors && !opt.test) {
+			conf_free(c);
+			return NULL;
+		}
 	} else {
 		c = conf_new();
 		c->log = xstrdup("stderr");
@@ -252,8 +256,16 @@ build_conf(FILE *err)
 		}
 		c->log_level = l - LOG_ERR;
 	}
-	if (conf_validate(c, err) != 0) {
-		conf_free(c);
+	if (conf_validate(c, err) != 0 || c->errors) {
+		/* -t reports every problem: load the services that are
+		 * valid so their files are checked too. */
+		if (opt.test && c->nsvc > 0) {
+			struct generation *g = generation_new(c, err);
+
+			generation_unref(g);
+		} else {
+			conf_free(c);
+		}
 		return NULL;
 	}
 	return c;

@@ -75,7 +75,13 @@ generation_new(struct conf *conf, FILE *err)
 	g->conf = conf;
 	g->svc = xcalloc(conf->nsvc, sizeof(*g->svc));
 	for (size_t i = 0; i < conf->nsvc; i++) {
-		struct service *s = service_new(g, &conf->svc[i], err);
+		struct service *s;
+
+		if (conf->svc[i].invalid) {
+			failed = 1;	/* -t: still load the others */
+			continue;
+		}
+		s = service_new(g, &conf->svc[i], err);
 
 		if (s == NULL) {
 			failed = 1;
