@@ -200,7 +200,7 @@ daemon_drop_privileges(const char *user, const char *group, const char *root,
 	}
 	if (pw == NULL && gr == NULL)
 		return 0;
-	gid = gr ? gr->gr_gid : pw->pw_gid;
+	gid = gr != NULL ? gr->gr_gid : pw != NULL ? pw->pw_gid : getgid();
 	if (setgroups(1, &gid) == -1 || setgid(gid) == -1 ||
 	    (pw && setuid(pw->pw_uid) == -1)) {
 		fprintf(err, "sheath: cannot drop privileges: %s\n",

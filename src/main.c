@@ -113,7 +113,9 @@ build_longopts(void)
 
 		if (k->scope == KS_GLOBAL || k->type == KT_GROUP)
 			continue;
-		for (int up = 0; up <= (k->scope == KS_TLS); up++) {
+		int variants = k->scope == KS_TLS ? 2 : 1;
+
+		for (int up = 0; up < variants; up++) {
 			add_keyopt(&n, k, up, 0);
 			if (strchr(k->name, '_') || up)
 				add_keyopt(&n, k, up, 1);
