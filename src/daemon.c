@@ -179,6 +179,22 @@ pidfile_remove(const char *path)
 }
 
 int
+daemon_check_identity(const char *user, const char *group, FILE *err)
+{
+	int nerr = 0;
+
+	if (user && getpwnam(user) == NULL) {
+		fprintf(err, "sheath: user: unknown user \"%s\"\n", user);
+		nerr++;
+	}
+	if (group && getgrnam(group) == NULL) {
+		fprintf(err, "sheath: group: unknown group \"%s\"\n", group);
+		nerr++;
+	}
+	return nerr ? -1 : 0;
+}
+
+int
 daemon_drop_privileges(const char *user, const char *group, const char *root,
     FILE *err)
 {

@@ -30,6 +30,10 @@ int pidfile_write(const char *path);
 /** pidfile_remove(path): remove it if it still holds our pid. */
 void pidfile_remove(const char *path);
 
+/** daemon_check_identity(user, group, err): both exist (checked at start
+ * and by -t, so that workers never fail on it one by one). */
+int daemon_check_identity(const char *user, const char *group, FILE *err);
+
 /** daemon_drop_privileges(user, group, root, err): chroot (if root), then
  * setgroups, setgid, setuid, in that order, and check that root cannot be
  * regained. Any argument may be NULL. -1 on error (printed to err). */

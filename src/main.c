@@ -7,6 +7,7 @@
 #include "service.h"
 #include "runner.h"
 #include "supervisor.h"
+#include "daemon.h"
 #include "metrics.h"
 #include "tls.h"
 
@@ -258,7 +259,8 @@ build_conf(FILE *err)
 		}
 		c->log_level = l - LOG_ERR;
 	}
-	if (conf_validate(c, err) != 0 || c->errors) {
+	if (conf_validate(c, err) != 0 || c->errors ||
+	    daemon_check_identity(c->user, c->group, err) == -1) {
 		/* -t reports every problem: load the services that are
 		 * valid so their files are checked too. */
 		if (opt.test && c->nsvc > 0) {
