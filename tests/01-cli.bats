@@ -189,9 +189,20 @@ EOF
 	assert_output --partial wibble
 }
 
+@test "-t reports problems of every kind at once: unknown key in one service, missing cert in another" {
+	local f=$BATS_TEST_TMPDIR/two.conf
+	write_conf "$f" \
+		"$(server_svc a "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" colour=blue)" \
+		"$(server_svc b "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" cert="$BATS_TEST_TMPDIR/missing.crt")"
+	run sheath -t -c "$f"
+	assert_failure 1
+	assert_output --partial colour
+	assert_output --partial "$BATS_TEST_TMPDIR/missing.crt"
+}
+
 @test "libconfig syntax error: exit 1 with file and line" {
 	local f=$BATS_TEST_TMPDIR/syntax.conf
-	printf 'include_dir = "";\nlog_level = "info";\nlog_level = ;\n' >"$f"
+	printf 'include_dir = "";\nlog_level = "info";\nmax_connections = = 5;\n' >"$f"
 	run sheath -t -c "$f"
 	assert_failure 1
 	assert_output --partial "$f:3"
@@ -202,8 +213,14 @@ EOF
 	write_conf "$f" "$(server_svc srv "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" ca= verify=require)"
 	run sheath -t -c "$f"
 	assert_failure 1
-	assert_output --partial "$f"
-	assert_output --regexp '(verify|ca|pin_sha256)'
+	# "FILE[:LINE]: KEY: ..." where KEY is one of the keys involved
+	local l found=
+	for l in "${lines[@]}"; do
+		[[ $l == *"$f:"* ]] || continue
+		l=${l#*"$f:"}
+		[[ $l =~ ^([0-9]+:)?\ *(verify|ca|pin_sha256): ]] && found=yes
+	done
+	[[ -n $found ]] || fail "no 'FILE: verify|ca|pin_sha256:' line in: $output"
 	# The same service with verify unspecified (default require) too.
 	write_conf "$f" "$(server_svc srv "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" ca=)"
 	run sheath -t -c "$f"
@@ -219,6 +236,16 @@ EOF
 	assert_output --partial "$f"
 	assert_output --partial cert
 	assert_output --partial "$BATS_TEST_TMPDIR/missing.crt"
+}
+
+@test "unreadable cert file (a directory): exit 1 naming the path" {
+	local f=$BATS_TEST_TMPDIR/dircert.conf
+	mkdir -p "$BATS_TEST_TMPDIR/certdir"
+	write_conf "$f" "$(server_svc srv "127.0.0.1:$(free_port)" "127.0.0.1:$(free_port)" \
+		cert="$BATS_TEST_TMPDIR/certdir")"
+	run sheath -t -c "$f"
+	assert_failure 1
+	assert_output --partial "$BATS_TEST_TMPDIR/certdir"
 }
 
 @test "cert file that holds no certificate: exit 1" {

@@ -110,6 +110,28 @@ echo_roundtrip() {
 	[[ $(kv sent_sha256 "$sender") != "$(kv recv_sha256 "$sender")" ]]
 }
 
+@test "eight connections at once, 4 MiB each, all byte-exact" {
+	start_backend --echo
+	start_pair
+	local i
+	for i in 1 2 3 4 5 6 7 8; do
+		start_bg "sender$i" "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed "$i" --timeout 60
+	done
+	for i in 1 2 3 4 5 6 7 8; do
+		wait_exit "sender$i" 60
+		local out
+		out=$(cat "$BATS_TEST_TMPDIR/sender$i.log")
+		assert_equal "$(kv end "$out")" eof
+		assert_equal "$(kv recv "$out")" $((4 << 20))
+		assert_equal "$(kv recv_sha256 "$out")" "$(kv sent_sha256 "$out")"
+	done
+	assert_equal "$(backend_count "$BATS_TEST_TMPDIR/count")" 8
+	wait_conn_line "$SRV_LOG" srv 8
+	wait_conn_line "$CLI_LOG" cli 8
+	run grep -c 'end=closed' "$SRV_LOG"
+	assert_output 8
+}
+
 @test "1 GiB one way, client to sink, byte-exact" {
 	start_bg sink "$PY" "$TOOLS/sink.py" --listen "$BE_ADDR" --out "$BATS_TEST_TMPDIR/sink.out" --lifetime 200
 	wait_for_port "$BE_PORT"

@@ -171,3 +171,16 @@ assert_identity_client1() {
 	assert_failure
 	assert_equal "$(grep -c 'GET /blob' "$BATS_TEST_TMPDIR/http.log")" 1
 }
+
+@test "python/OpenSSL client limited to TLS 1.2 is served and logged as TLS1.2" {
+	start_echo_backend
+	start_sheath_server
+	run "$PY" "$TOOLS/tls-peer.py" client --tls12 --connect "$SRV_ADDR" --ca "$CERTS/ca.crt" \
+		--cert "$CERTS/client.crt" --key "$CERTS/client.key" --size 100000 --seed 43 --expect 100000 --timeout 10
+	assert_success
+	assert_equal "$(kv version "$output")" TLSv1.2
+	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
+	wait_conn_line "$SRV_LOG" srv
+	assert_equal "$(kv version "$(conn_lines "$SRV_LOG" srv)")" TLS1.2
+	assert_identity_client1
+}

@@ -6,13 +6,19 @@
 # certificates in $CERTS (generated once per .bats file), free ports, bounded
 # waits, and background processes that are always killed by PID.
 
-load '/usr/lib/bats/bats-support/load'
-load '/usr/lib/bats/bats-assert/load'
+if [[ -f /usr/lib/bats/bats-support/load.bash ]]; then
+	load '/usr/lib/bats/bats-support/load'
+	load '/usr/lib/bats/bats-assert/load'
+else # elsewhere: found through BATS_LIB_PATH
+	bats_load_library bats-support
+	bats_load_library bats-assert
+fi
 
 # make check exports both; default them for `bats tests/X.bats` by hand.
 : "${TESTS_SRCDIR:=$(cd "$(dirname "$BATS_TEST_FILENAME")" && pwd)}"
 : "${SHEATH:=$(cd "$TESTS_SRCDIR/.." && pwd)/src/sheath}"
 export TESTS_SRCDIR SHEATH
+# shellcheck disable=SC2034 # TOOLS, PY and CERTS are used by the .bats files
 TOOLS=$TESTS_SRCDIR/tools
 # The python interpreter itself (a version-manager shim costs 100+ ms a call);
 # common_setup_file resolves and exports it once per file.
@@ -49,6 +55,7 @@ common_teardown() {
 	for kind in bg sheath; do
 		local pids=() names=()
 		while read -r line; do
+			# shellcheck disable=SC2086 # split "KIND NAME PID"
 			set -- $line
 			[[ $1 == "$kind" ]] || continue
 			names+=("$2")
