@@ -193,7 +193,9 @@ update_interest(struct conn *c)
 
 /* ---- relay --------------------------------------------------------------- */
 
-/* Classify a failed I/O on side x and close the pair. */
+/* Classify a failed I/O on side x and close the pair: a stream cut on
+ * the accepted side (or a TLS connect side that vanished) is truncated;
+ * any other failure of the connect side is the backend's. */
 static void
 side_failed(struct conn *c, struct side *x, int code)
 {
@@ -201,18 +203,14 @@ side_failed(struct conn *c, struct side *x, int code)
 	    (x->io.tls_err && (x->io.err == GNUTLS_E_PUSH_ERROR ||
 	    x->io.err == GNUTLS_E_PULL_ERROR)));
 
-	if (tls_cut)
-		conn_close(c, R_TRUNCATED, NULL);
-	else if (x == &c->b && x->io.tls == NULL)
+	if (x == &c->b && !tls_cut && code != IO_TRUNC)
 		conn_close(c, R_BACKEND, io_strerror(&x->io));
-	else if (code == IO_TRUNC)
-		conn_close(c, R_TRUNCATED, NULL);
 	else {
-		char why[256];
-
-		snprintf(why, sizeof(why), "%s side: %s",
-		    x == &c->a ? "accept" : "connect", io_strerror(&x->io));
-		conn_close(c, R_ERROR, why);
+		if (code == IO_ERR)
+			log_debug("service=%s peer=%s %s side: %s",
+			    sconf(c)->name, c->peer, x == &c->a ? "accept" :
+			    "connect", io_strerror(&x->io));
+		conn_close(c, R_TRUNCATED, NULL);
 	}
 }
 
@@ -688,8 +686,7 @@ side_event(void *arg, short revents)
 		 * set up; only its disappearance matters now (poll would
 		 * report it again and again). */
 		if (revents & (POLLERR | POLLHUP))
-			conn_close(c, R_ERROR, "accepted peer went away before "
-			    "the tunnel was up");
+			conn_close(c, R_TRUNCATED, NULL);
 		return;
 	}
 	conn_run(c);
@@ -899,5 +896,5 @@ void
 conn_abort_all(const char *why)
 {
 	while (all != NULL)
-		conn_close(all, R_ERROR, why);
+		conn_close(all, R_TIMEOUT, why);
 }

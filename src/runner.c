@@ -254,7 +254,7 @@ tick(int64_t now)
 	} else if (drain_deadline && now >= drain_deadline) {
 		log_notice("shutdown timeout: closing %d connection%s",
 		    conn_count(), conn_count() == 1 ? "" : "s");
-		conn_abort_all("shutdown timeout");
+		conn_abort_all("shutdown");
 		stop = 1;
 	}
 }
