@@ -617,8 +617,10 @@ send_proxy_header(struct conn *c)
 			t.alpn = f.alpn;
 			t.authority = f.sni;
 			t.ssl = 1;
-			t.cert_conn = f.peer_cert;
-			t.cert_sess = f.peer_cert && f.resumed;
+			/* HAProxy's meaning: a certificate on this very
+			 * connection, or once in its TLS session. */
+			t.cert_conn = f.peer_cert && !f.resumed;
+			t.cert_sess = f.peer_cert;
 			t.verified = f.peer_cert &&
 			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
 			t.version = f.version;

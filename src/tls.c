@@ -41,6 +41,7 @@ tls_line(const struct service_conf *svc, const struct tls_conf *t, int id)
 	    __VA_ARGS__)
 
 static void warn_key_mode(const char *path);
+static void own_cert_algs(struct tls_ctx *c);
 
 /* Read a small file whole (keys, tickets, PSKs): at most max bytes. */
 static int
@@ -470,6 +471,8 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
 	if (is_server && load_ocsp(c, svc, err) == -1)
 		goto err;
 	if (is_server)
+		own_cert_algs(c);
+	if (is_server)
 		gnutls_certificate_set_known_dh_params(c->cred,
 		    GNUTLS_SEC_PARAM_MEDIUM);
 	if ((r = gnutls_priority_init(&c->prio, prio, &errpos)) < 0) {
@@ -638,32 +641,34 @@ tls_describe(gnutls_session_t s, const char **version, const char **cipher,
 	}
 }
 
-/* "EC256", "RSA2048", "ED25519": the key of our own certificate. */
+/* Signature and key algorithm of our own certificate ("ECDSA-SHA256",
+ * "EC256", "RSA2048"), for the PROXY v2 SSL TLV: read once at load, since a
+ * resumed session carries no certificate. */
 static void
-own_cert_facts(gnutls_session_t s, struct tls_facts *f)
+own_cert_algs(struct tls_ctx *c)
 {
-	const gnutls_datum_t *der = gnutls_certificate_get_ours(s);
-	gnutls_x509_crt_t crt;
-	unsigned bits = 0;
+	gnutls_x509_crt_t *crts = NULL;
+	unsigned n = 0, bits = 0;
 	int pk, sign;
 
-	if (der == NULL || gnutls_x509_crt_init(&crt) < 0)
+	if (gnutls_certificate_get_x509_crt(c->cred, 0, &crts, &n) < 0 ||
+	    n == 0)
 		return;
-	if (gnutls_x509_crt_import(crt, der, GNUTLS_X509_FMT_DER) == 0) {
-		sign = gnutls_x509_crt_get_signature_algorithm(crt);
-		if (sign > 0 && gnutls_sign_get_name(sign))
-			snprintf(f->sig_alg, sizeof(f->sig_alg), "%s",
-			    gnutls_sign_get_name(sign));
-		pk = gnutls_x509_crt_get_pk_algorithm(crt, &bits);
-		if (pk == GNUTLS_PK_RSA)
-			snprintf(f->key_alg, sizeof(f->key_alg), "RSA%u", bits);
-		else if (pk == GNUTLS_PK_ECDSA)
-			snprintf(f->key_alg, sizeof(f->key_alg), "EC%u", bits);
-		else if (pk > 0 && gnutls_pk_get_name(pk))
-			snprintf(f->key_alg, sizeof(f->key_alg), "%s",
-			    gnutls_pk_get_name(pk));
-	}
-	gnutls_x509_crt_deinit(crt);
+	sign = gnutls_x509_crt_get_signature_algorithm(crts[0]);
+	if (sign > 0 && gnutls_sign_get_name(sign))
+		snprintf(c->own_sig_alg, sizeof(c->own_sig_alg), "%s",
+		    gnutls_sign_get_name(sign));
+	pk = gnutls_x509_crt_get_pk_algorithm(crts[0], &bits);
+	if (pk == GNUTLS_PK_RSA)
+		snprintf(c->own_key_alg, sizeof(c->own_key_alg), "RSA%u", bits);
+	else if (pk == GNUTLS_PK_ECDSA)
+		snprintf(c->own_key_alg, sizeof(c->own_key_alg), "EC%u", bits);
+	else if (pk > 0 && gnutls_pk_get_name(pk))
+		snprintf(c->own_key_alg, sizeof(c->own_key_alg), "%s",
+		    gnutls_pk_get_name(pk));
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
 }
 
 static void
@@ -682,6 +687,7 @@ tls_get_facts(gnutls_session_t s, struct tls_facts *f)
 	unsigned n = 0, type;
 	size_t len = sizeof(f->sni) - 1;
 	const char *v;
+	const struct tls_user *u;
 
 	memset(f, 0, sizeof(*f));
 	if (gnutls_alpn_get_selected_protocol(s, &proto) == 0 &&
@@ -722,5 +728,11 @@ tls_get_facts(gnutls_session_t s, struct tls_facts *f)
 			gnutls_x509_crt_deinit(crt);
 		}
 	}
-	own_cert_facts(s, f);
+	u = gnutls_session_get_ptr(s);
+	if (u != NULL && u->ctx != NULL) {
+		snprintf(f->sig_alg, sizeof(f->sig_alg), "%s",
+		    u->ctx->own_sig_alg);
+		snprintf(f->key_alg, sizeof(f->key_alg), "%s",
+		    u->ctx->own_key_alg);
+	}
 }
