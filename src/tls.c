@@ -268,6 +268,14 @@ load_ocsp(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 		return 0;
 	r = gnutls_certificate_set_ocsp_status_request_file2(c->cred,
 	    svc->ocsp_response, 0, GNUTLS_X509_FMT_DER);
+	if (r == GNUTLS_E_EXPIRED) {
+		/* A stale staple would only make clients fail: serve without
+		 * one until a fresh response is in place (and SIGHUP). */
+		log_warn("service %s: the OCSP response in %s is stale (its "
+		    "nextUpdate has passed); not stapling it", svc->name,
+		    svc->ocsp_response);
+		return 0;
+	}
 	if (r < 0) {
 		conf_report(err, svc->file, line, "ocsp_response", "\"%s\": %s",
 		    svc->ocsp_response, gnutls_strerror(r));
