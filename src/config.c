@@ -433,6 +433,9 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 		nerr++;
 	}
 	for (size_t i = 0; i < t->pin_sha256.n; i++) {
+		/* GnuTLS leaves out untouched on some errors. */
+		out.data = NULL;
+		out.size = 0;
 		in.data = (unsigned char *)t->pin_sha256.v[i];
 		in.size = (unsigned)strlen(t->pin_sha256.v[i]);
 		if (gnutls_base64_decode2(&in, &out) != 0 || out.size != 32) {

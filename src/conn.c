@@ -472,8 +472,12 @@ step_handshake(struct conn *c, struct side *x)
 		return 0;
 	}
 	if (r != 0) {
-		snprintf(reason, sizeof(reason), "handshake failed: %s",
-		    io_strerror(&x->io));
+		if (x->io.tls_err && (x->io.err == GNUTLS_E_NO_CERTIFICATE_FOUND
+		    || x->io.err == GNUTLS_E_CERTIFICATE_REQUIRED))
+			snprintf(reason, sizeof(reason), "no certificate");
+		else
+			snprintf(reason, sizeof(reason), "handshake failed: %s",
+			    io_strerror(&x->io));
 		conn_close(c, R_REJECTED, reason);
 		return -1;
 	}
@@ -574,14 +578,17 @@ step_proxy_in(struct conn *c)
 		conn_close(c, R_REJECTED, "invalid PROXY protocol header");
 		return -1;
 	}
-	/* Until the length is known every byte belongs to the header. */
-	take = hl > 0 ? (size_t)hl - px->have : (size_t)n;
+	/* Until the length is known every byte belongs to the header; once
+	 * it is, take no byte beyond it (the rest may not be here yet). */
+	take = (size_t)n;
+	if (hl > 0 && (size_t)hl - px->have < take)
+		take = (size_t)hl - px->have;
 	if (recv(c->a.io.fd, px->in + px->have, take, 0) != (ssize_t)take) {
-		conn_close(c, R_ERROR, "reading the PROXY header failed");
+		conn_close(c, R_TRUNCATED, NULL);
 		return -1;
 	}
 	px->have += take;
-	if (hl == 0)
+	if (hl == 0 || px->have < (size_t)hl)
 		return 0;
 	if (proxy_parse(px->in, px->have, &got) == -1) {
 		conn_close(c, R_REJECTED, "invalid PROXY protocol header");

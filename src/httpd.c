@@ -37,6 +37,13 @@ static struct client clients[HTTPD_CLIENTS];
 static struct generation *gen;
 static int64_t last_full_log;
 static int inited;
+static int keep_files;
+
+void
+httpd_keep_files(void)
+{
+	keep_files = 1;
+}
 
 static void
 clients_init(void)
@@ -273,7 +280,7 @@ httpd_close(void)
 		loop_del(&lslot);
 		close(lfd);
 		lfd = -1;
-		if (spec.kind == ADDR_UNIX)
+		if (spec.kind == ADDR_UNIX && !keep_files)
 			unlink(spec.path);
 	}
 	free(addr_text);

@@ -25,6 +25,9 @@ const char *httpd_addr(void);
 /** httpd_set_generation(g): the configuration /status describes. */
 void httpd_set_generation(struct generation *g);
 
+/** httpd_keep_files(): never unlink a unix socket file (a worker). */
+void httpd_keep_files(void);
+
 /** httpd_sweep(now): close clients past their deadline. */
 void httpd_sweep(int64_t now);
 

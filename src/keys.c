@@ -342,7 +342,22 @@ key_dump(const struct key *k, const void *base, FILE *out, const char *indent)
 	fprintf(out, "%s%s = ", indent, k->name);
 	switch (k->type) {
 	case KT_STRING:
-		dump_quoted(out, *CFIELD(base, k, char *));
+		if (k->id == K_KEY && strstr(*CFIELD(base, k, char *),
+		    "pin-value=")) {
+			/* A PIN is never printed, not even by -T: use
+			 * pin-source=file: in configurations to dump. */
+			const char *v = *CFIELD(base, k, char *);
+			const char *p = strstr(v, "pin-value=") + 10;
+			const char *end = strchr(p, ';');
+			char *red = xmalloc(strlen(v) + 4);
+
+			snprintf(red, strlen(v) + 4, "%.*s***%s", (int)(p - v), v,
+			    end ? end : "");
+			dump_quoted(out, red);
+			free(red);
+		} else {
+			dump_quoted(out, *CFIELD(base, k, char *));
+		}
 		break;
 	case KT_STRLIST:
 		l = CFIELD(base, k, struct strlist);

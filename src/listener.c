@@ -23,6 +23,13 @@
 static int global_max = 10000;
 static int spare_fd = -1;	/* released to accept-and-close at EMFILE */
 static int64_t last_emfile_log;
+static int unlink_on_close = 1;	/* a worker leaves socket files alone */
+
+void
+listener_keep_files(void)
+{
+	unlink_on_close = 0;
+}
 
 void
 listener_init(int max_connections)
@@ -205,7 +212,8 @@ listener_close(struct service *s)
 	loop_del(&s->lslot);
 	close(s->lfd);
 	s->lfd = -1;
-	if (s->conf->accept_addr.kind == ADDR_UNIX && !s->activated)
+	if (s->conf->accept_addr.kind == ADDR_UNIX && !s->activated &&
+	    unlink_on_close)
 		unlink(s->conf->accept_addr.path);
 }
 

@@ -23,6 +23,11 @@ void listener_watch(struct service *s);
  * files are removed). */
 void listener_close(struct service *s);
 
+/** listener_keep_files(): never unlink unix socket files from now on (a
+ * worker: the files belong to its supervisor, and newer workers serve
+ * them after a reload). */
+void listener_keep_files(void);
+
 /** listener_take(dst, src): move src's open listening socket to dst (a
  * reload keeps unchanged listeners open). */
 void listener_take(struct service *dst, struct service *src);

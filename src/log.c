@@ -81,6 +81,13 @@ log_open(const char *t, int level)
 	return 0;
 }
 
+const char *
+log_target(void)
+{
+	return target == T_FILE ? log_path : target == T_SYSLOG ? "syslog" :
+	    "stderr";
+}
+
 void
 log_set_level(int level)
 {

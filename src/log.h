@@ -14,6 +14,9 @@ const char *log_level_name(int level);
  * Returns 0, or -1 with errno set when the file cannot be opened (the
  * previous target stays in force). */
 int log_open(const char *target, int level);
+/** log_target(): "stderr", "syslog" or the file path in use. */
+const char *log_target(void);
+
 /** log_set_level(level): change the threshold. */
 void log_set_level(int level);
 /** log_enabled(level): whether a message at level would be written. */

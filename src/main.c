@@ -297,6 +297,13 @@ main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(LOG_ERR + c->log_level);
+	/* The log is open before keys load, so their warnings land there. */
+	if (!opt.test && log_open(c->log, LOG_ERR + c->log_level) == -1) {
+		fprintf(stderr, "sheath: %s: log: cannot open \"%s\": %m\n",
+		    c->file ? c->file : "command line", c->log);
+		conf_free(c);
+		return 1;
+	}
 	if (!opt.test && metrics_init() == -1) {
 		fprintf(stderr, "sheath: cannot map the metrics table: %m\n");
 		return 1;

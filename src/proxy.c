@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -120,6 +121,21 @@ parse_v1(const unsigned char *buf, size_t len, struct proxy_addrs *out)
 	return 0;
 }
 
+/* CRC-32C (Castagnoli), bitwise: headers are small and rare. */
+static uint32_t
+crc32c(const unsigned char *p, size_t n, size_t zero_from)
+{
+	uint32_t crc = 0xffffffff;
+
+	for (size_t i = 0; i < n; i++) {
+		/* The checksum field itself counts as zeroes. */
+		crc ^= i >= zero_from && i < zero_from + 4 ? 0 : p[i];
+		for (int k = 0; k < 8; k++)
+			crc = crc >> 1 ^ (0x82f63b78 & (0 - (crc & 1)));
+	}
+	return ~crc;
+}
+
 static int
 parse_v2(const unsigned char *buf, size_t len, struct proxy_addrs *out)
 {
@@ -147,6 +163,17 @@ parse_v2(const unsigned char *buf, size_t len, struct proxy_addrs *out)
 		tl = (size_t)buf[off + 1] << 8 | buf[off + 2];
 		if (len - off - 3 < tl)
 			return -1;
+		if (buf[off] == PP2_TYPE_CRC32C) {
+			uint32_t want;
+
+			if (tl != 4)
+				return -1;
+			want = (uint32_t)buf[off + 3] << 24 |
+			    (uint32_t)buf[off + 4] << 16 |
+			    (uint32_t)buf[off + 5] << 8 | buf[off + 6];
+			if (crc32c(buf, len, off + 3) != want)
+				return -1;
+		}
 		off += 3 + tl;
 	}
 	if (cmd == 0 || fam == 0x00 || fam == 0x31) {

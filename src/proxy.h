@@ -28,6 +28,7 @@ struct proxy_tls {
 
 #define PP2_TYPE_ALPN 0x01
 #define PP2_TYPE_AUTHORITY 0x02
+#define PP2_TYPE_CRC32C 0x03
 #define PP2_TYPE_SSL 0x20
 #define PP2_SUBTYPE_SSL_VERSION 0x21
 #define PP2_SUBTYPE_SSL_CN 0x22

@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "sysd.h"
 
+#include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,10 +201,13 @@ runner_reload(void)
 		watch_listeners(cur);
 	httpd_set_generation(cur);
 	listener_init(cur->conf->max_connections);
-	if (strcmp(cur->conf->log, "stderr") != 0 || !foreground)
-		log_open(cur->conf->log, LOG_ERR + cur->conf->log_level);
-	else
-		log_set_level(LOG_ERR + cur->conf->log_level);
+	/* The same target only changes level: reopening it could fail once
+	 * privileges are dropped (the file was created as root). */
+	if (strcmp(cur->conf->log, log_target()) != 0 &&
+	    log_open(cur->conf->log, LOG_ERR + cur->conf->log_level) == -1)
+		log_err("cannot open log \"%s\": %s; logging stays on \"%s\"",
+		    cur->conf->log, strerror(errno), log_target());
+	log_set_level(LOG_ERR + cur->conf->log_level);
 	log_notice("configuration reloaded: %zu service%s", cur->nsvc,
 	    cur->nsvc == 1 ? "" : "s");
 	metrics_reload(1);
@@ -292,11 +296,6 @@ runner_start(FILE *err)
 	    err) == -1)
 		return -1;
 	listener_init(c->max_connections);
-	if (log_open(c->log, LOG_ERR + c->log_level) == -1) {
-		fprintf(err, "sheath: %s: log: cannot open \"%s\": %m\n",
-		    c->file ? c->file : "command line", c->log);
-		return -1;
-	}
 	if (!foreground && daemon_detach() == -1) {
 		log_err("cannot daemonize: %m");
 		return -1;
@@ -322,6 +321,10 @@ runner_serve(enum role r)
 	const struct conf *c = cur->conf;
 
 	role = r;
+	if (role == ROLE_WORKER) {
+		listener_keep_files();
+		httpd_keep_files();
+	}
 	if (role == ROLE_WORKER && (sigfd = daemon_signals_init()) == -1) {
 		log_err("worker: cannot set up signal handling: %m");
 		return 1;

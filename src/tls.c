@@ -440,7 +440,7 @@ load_pins(struct tls_ctx *c)
 	c->pins = c->npins ? xcalloc(c->npins, PIN_LEN) : NULL;
 	for (size_t i = 0; i < p->n; i++) {
 		gnutls_datum_t in = { (unsigned char *)p->v[i],
-			(unsigned)strlen(p->v[i]) }, out;
+			(unsigned)strlen(p->v[i]) }, out = { NULL, 0 };
 
 		if (gnutls_base64_decode2(&in, &out) != 0)
 			return -1;	/* validated already */
