@@ -29,7 +29,15 @@ def main():
     args = ap.parse_args()
     toolslib.lifetime(args.timeout + 5)
 
-    sock = toolslib.connect(args.connect, timeout=args.timeout)
+    try:
+        sock = toolslib.connect(args.connect, timeout=args.timeout)
+    except ConnectionResetError:
+        # accepted and reset before connect() even returned: nothing was
+        # sent or received
+        empty = toolslib.Hasher().hexdigest()
+        toolslib.out("sent=0 sent_sha256=%s recv=0 recv_sha256=%s end=reset "
+                     "local=-" % (empty, empty))
+        return 0
     local = toolslib.local_name(sock)
     sent = toolslib.Hasher()
     recv = toolslib.Hasher()
