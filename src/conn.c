@@ -14,6 +14,7 @@
 #include "conn.h"
 #include "buf.h"
 #include "io.h"
+#include "listener.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -193,6 +194,17 @@ update_interest(struct conn *c)
 
 /* ---- relay --------------------------------------------------------------- */
 
+/* A TLS peer that vanished at the TCP level (reset, or FIN without
+ * close_notify), as GnuTLS reports it from a read or a write. */
+static int
+tls_transport_cut(const struct end *e)
+{
+	return e->tls_err && (e->err == GNUTLS_E_PUSH_ERROR ||
+	    e->err == GNUTLS_E_PULL_ERROR ||
+	    e->err == GNUTLS_E_PREMATURE_TERMINATION ||
+	    e->err == GNUTLS_E_UNEXPECTED_PACKET_LENGTH);
+}
+
 /* Classify a failed I/O on side x and close the pair: a stream cut on
  * the accepted side (or a TLS connect side that vanished) is truncated;
  * any other failure of the connect side is the backend's. */
@@ -200,8 +212,7 @@ static void
 side_failed(struct conn *c, struct side *x, int code)
 {
 	int tls_cut = x->io.tls != NULL && (code == IO_TRUNC ||
-	    (x->io.tls_err && (x->io.err == GNUTLS_E_PUSH_ERROR ||
-	    x->io.err == GNUTLS_E_PULL_ERROR)));
+	    tls_transport_cut(&x->io));
 
 	if (x == &c->b && !tls_cut && code != IO_TRUNC)
 		conn_close(c, R_BACKEND, io_strerror(&x->io));
@@ -416,6 +427,8 @@ next_target(struct conn *c)
 
 		if (fd == -1) {
 			c->last_errno = errno;
+			if (errno == EMFILE || errno == ENFILE)
+				listener_fds_exhausted(sconf(c)->name);
 			continue;
 		}
 		if (sa->ss.ss_family != AF_UNIX)
@@ -470,6 +483,15 @@ step_handshake(struct conn *c, struct side *x)
 	if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
 		x->hs_want = r == IO_WANT_READ ? POLLIN : POLLOUT;
 		return 0;
+	}
+	if (r != 0 && x->io.tls_err && (x->io.err == GNUTLS_E_PUSH_ERROR ||
+	    x->io.err == GNUTLS_E_PULL_ERROR ||
+	    x->io.err == GNUTLS_E_PREMATURE_TERMINATION)) {
+		/* The peer went away mid-handshake: a cut, not a verdict. */
+		log_debug("service=%s peer=%s handshake cut: %s",
+		    sconf(c)->name, c->peer, io_strerror(&x->io));
+		conn_close(c, R_TRUNCATED, NULL);
+		return -1;
 	}
 	if (r != 0) {
 		if (x->io.tls_err && (x->io.err == GNUTLS_E_NO_CERTIFICATE_FOUND

@@ -26,6 +26,13 @@ static int64_t last_emfile_log;
 static int unlink_on_close = 1;	/* a worker leaves socket files alone */
 
 void
+listener_fds_exhausted(const char *service)
+{
+	log_ratelimited(&last_emfile_log, LOG_WARNING, "service %s: out of "
+	    "file descriptors, refusing new connections", service);
+}
+
+void
 listener_keep_files(void)
 {
 	unlink_on_close = 0;
@@ -152,9 +159,7 @@ accept_event(void *arg, short revents)
 					refuse(fd);
 				spare_fd = open("/dev/null",
 				    O_RDONLY | O_CLOEXEC);
-				log_ratelimited(&last_emfile_log, LOG_WARNING,
-				    "service %s: out of file descriptors, "
-				    "refusing new connections", s->conf->name);
+				listener_fds_exhausted(s->conf->name);
 				continue;
 			}
 			return;		/* EAGAIN, or nothing to do */

@@ -23,6 +23,11 @@ void listener_watch(struct service *s);
  * files are removed). */
 void listener_close(struct service *s);
 
+/** listener_fds_exhausted(service): the warning for running out of file
+ * descriptors (accepting, or connecting onwards), at most once a second
+ * for the whole process. */
+void listener_fds_exhausted(const char *service);
+
 /** listener_keep_files(): never unlink unix socket files from now on (a
  * worker: the files belong to its supervisor, and newer workers serve
  * them after a reload). */
