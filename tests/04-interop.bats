@@ -66,7 +66,9 @@ assert_identity_client1() {
 		"cert = $CERTS/client.crt" "key = $CERTS/client.key" "CAfile = $CERTS/ca.crt" \
 		'verifyChain = yes' 'checkHost = localhost'
 	wait_for_port "$CLI_PORT"
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 41 --timeout 30
+	# stunnel tears the whole connection down on close_notify, so the
+	# client waits for its echo before closing (no half-close)
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 41 --timeout 30 --until-echoed
 	assert_success
 	assert_equal "$(kv recv "$output")" $((4 << 20))
 	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
@@ -83,7 +85,9 @@ assert_identity_client1() {
 		'verifyChain = yes' 'requireCert = yes'
 	wait_for_port "$SRV_PORT"
 	start_sheath_client "$SRV_PORT"
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 42 --timeout 30
+	# stunnel tears the whole connection down on close_notify (sheath sends
+	# it on the local client's EOF), so the client waits for its echo first
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 42 --timeout 30 --until-echoed
 	assert_success
 	assert_equal "$(kv recv "$output")" $((4 << 20))
 	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
