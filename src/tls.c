@@ -367,6 +367,35 @@ resolve_pin_source(const char *uri, char *why, size_t whylen)
 }
 
 static int
+check_chain_file(const char *path, char *why, size_t len)
+{
+	gnutls_datum_t pem = { NULL, 0 };
+	gnutls_x509_crt_t *list = NULL;
+	unsigned n = 0;
+	int r;
+
+	if ((r = gnutls_load_file(path, &pem)) < 0) {
+		snprintf(why, len, "%s", strerror(errno ? errno : EIO));
+		return -1;
+	}
+	r = gnutls_x509_crt_list_import2(&list, &n, &pem, GNUTLS_X509_FMT_PEM,
+	    0);
+	gnutls_free(pem.data);
+	if (r < 0) {
+		snprintf(why, len, "%s", gnutls_strerror(r));
+		return -1;
+	}
+	for (unsigned i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	if (n == 0) {
+		snprintf(why, len, "no certificate found");
+		return -1;
+	}
+	return 0;
+}
+
+static int
 load_files(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 {
 	const struct tls_conf *t = c->conf;
@@ -398,7 +427,18 @@ load_files(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 	}
 	if (t->cert != NULL) {
 		char why[256], shown[4096];
-		char *key = resolve_pin_source(t->key, why, sizeof(why));
+		char *key;
+
+		/* Parse the chain on its own first: a clearer error (the
+		 * certificate, not the key), and GnuTLS 3.7.9 leaks when
+		 * gnutls_certificate_set_x509_key_file2 meets a truncated
+		 * PEM file. */
+		if (check_chain_file(t->cert, why, sizeof(why)) == -1) {
+			TLS_ERR(K_CERT, "cannot load certificate \"%s\": %s",
+			    t->cert, why);
+			return -1;
+		}
+		key = resolve_pin_source(t->key, why, sizeof(why));
 
 		if (key == NULL) {
 			TLS_ERR(K_KEY, "%s", why);
