@@ -116,6 +116,7 @@ conf_add_service(struct conf *c, const char *file, int line)
 	s->timeout_handshake = 10;
 	s->timeout_idle = 300;
 	s->proxy_protocol = PROXY_OFF;
+	s->session_resumption = 1;
 	s->file = xstrdup(file ? file : "command line");
 	s->def_line = line;
 	return s;

@@ -42,6 +42,7 @@ struct service_conf {
 	int accept_proxy;
 	double timeout_connect, timeout_handshake, timeout_idle;
 	int max_connections;		/* 0 = only the global cap */
+	int session_resumption;		/* tickets (server), cache (client) */
 	char *file;
 	int line[KEYS_COUNT];
 	int def_line;			/* line of the service group */

@@ -60,6 +60,8 @@ const struct key keys[KEYS_COUNT] = {
 	  0.001, YEAR, M_ALL },
 	{ K_MAX_CONNECTIONS, "max_connections", KT_INT, S(max_connections),
 	  NULL, 1, 1000000, M_ALL },
+	{ K_SESSION_RESUMPTION, "session_resumption", KT_BOOL,
+	  S(session_resumption), NULL, 0, 0, M_ALL },
 	{ K_UPSTREAM, "upstream", KT_GROUP, S(upstream), NULL, 0, 0,
 	  M_BRIDGE },
 

@@ -503,6 +503,7 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
 	int r;
 
 	c->is_server = is_server;
+	c->resumption = svc->session_resumption;
 	c->conf = t;
 	c->allow.cn = &t->allow_cn;
 	c->allow.dns = &t->allow_dns;
@@ -579,6 +580,8 @@ tls_remember_session(struct tls_ctx *c, gnutls_session_t s)
 {
 	gnutls_datum_t d;
 
+	if (!c->resumption)
+		return;
 	/* TLS 1.3 tickets arrive after the handshake: only a session that
 	 * received one can be resumed. */
 	if (gnutls_protocol_get_version(s) == GNUTLS_TLS1_3 &&
@@ -635,7 +638,7 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 		    c->conf->verify == VERIFY_REQUIRE ? GNUTLS_CERT_REQUIRE :
 		    c->conf->verify == VERIFY_OPTIONAL ? GNUTLS_CERT_REQUEST :
 		    GNUTLS_CERT_IGNORE);
-		if ((r = gnutls_session_ticket_enable_server(s,
+		if (c->resumption && (r = gnutls_session_ticket_enable_server(s,
 		    &c->ticket_key)) < 0)
 			goto err;
 		gnutls_handshake_set_hook_function(s,
@@ -649,7 +652,7 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 		    (r = gnutls_ocsp_status_request_enable_client(s, NULL, 0,
 		    NULL)) < 0)
 			goto err;
-		if (c->session.data != NULL)
+		if (c->resumption && c->session.data != NULL)
 			gnutls_session_set_data(s, c->session.data,
 			    c->session.size);
 	}

@@ -12,6 +12,7 @@
 
 struct tls_ctx {
 	int is_server;			/* this side accepts TLS */
+	int resumption;			/* session_resumption */
 	const struct tls_conf *conf;	/* owned by the struct conf */
 	gnutls_certificate_credentials_t cred;
 	gnutls_priority_t prio;
