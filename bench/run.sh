@@ -833,7 +833,7 @@ physical() {
 versions() {
 	local v
 	{
-		echo "sheath=$("$SHEATH" -V 2>&1 | head -n 1)"
+		echo "sheath=$("$SHEATH" -V 2>&1 | head -n 1) (binary sha256 ${SHEATH_SHA:-?}...)"
 		command -v stunnel4 >/dev/null && echo "stunnel=$(stunnel4 -version 2>&1 | grep -m1 -o 'stunnel [0-9.]*')"
 		command -v haproxy >/dev/null && echo "haproxy=$(haproxy -v 2>&1 | head -n 1 | awk '{print $3}')"
 		command -v socat >/dev/null && echo "socat=$(socat -V 2>&1 | sed -n 's/^socat version \([^ ]*\).*/\1/p')"
@@ -883,52 +883,68 @@ EOF
 
 # ---------------------------------------------------------------------------
 # main
+#
+# Everything below runs from inside main(): bash has then read the whole
+# script before the first test starts, so editing run.sh while a run is
+# going on cannot change or break that run.
 
-log "sheath=$SHEATH runs=$RUNS duration=${DUR}s conns=$CONNS impls='$IMPLS' quick=$QUICK"
-gen_certs
-start_backends
-versions
-declare -A SKIPPED=()
-for impl in $IMPLS; do
-	if ! impl_available "$impl"; then
-		log "skipping $impl: $WHY"
-		SKIPPED[$impl]=$WHY
-		continue
-	fi
-	log "=== $impl"
-	wait_quiet
-	: >>"$RAW/$impl.jsonl"
-	if ! test_sanity "$impl"; then
-		FAILED=1
-		note "$impl" "FAILED: pair does not work; its other tests are skipped"
-		continue
-	fi
-	test_idle "$impl"
-	test_bulk "$impl"
-	test_http "$impl"
-done
+main() {
+	# Benchmark private copies, so a rebuild of src/sheath or an edit of
+	# benchtool.py during the run cannot change what is measured half-way.
+	SHEATH_ORIG=$SHEATH
+	cp "$SHEATH" "$TMP/sheath" || die "cannot copy $SHEATH"
+	SHEATH=$TMP/sheath
+	cp "$TOOL" "$TMP/benchtool.py" || die "cannot copy $TOOL"
+	TOOL=$TMP/benchtool.py
+	SHEATH_SHA=$(sha256sum "$SHEATH" | cut -c1-16)
+	log "benchmarking a copy of $SHEATH_ORIG (sha256 $SHEATH_SHA...)"
+	log "sheath=$SHEATH runs=$RUNS duration=${DUR}s conns=$CONNS impls='$IMPLS' quick=$QUICK"
+	gen_certs
+	start_backends
+	versions
+	declare -A SKIPPED=()
+	for impl in $IMPLS; do
+		if ! impl_available "$impl"; then
+			log "skipping $impl: $WHY"
+			SKIPPED[$impl]=$WHY
+			continue
+		fi
+		log "=== $impl"
+		wait_quiet
+		: >>"$RAW/$impl.jsonl"
+		if ! test_sanity "$impl"; then
+			FAILED=1
+			note "$impl" "FAILED: pair does not work; its other tests are skipped"
+			continue
+		fi
+		test_idle "$impl"
+		test_bulk "$impl"
+		test_http "$impl"
+	done
 
-physical
-skipped_json="{"
-for k in "${!SKIPPED[@]}"; do
-	skipped_json+="\"$k\":\"$(json_str "${SKIPPED[$k]}")\","
-done
-skipped_json="${skipped_json%,}}"
-write_meta "$skipped_json"
-mkdir -p "$OUT"
-# the direct-loopback 1-stream figure and the cipher rate end up in the table
-if [[ -n ${OSSL_GBPS:-} ]]; then
-	"$PY" - "$RAW/meta.json" <<EOF
+	physical
+	skipped_json="{"
+	for k in "${!SKIPPED[@]}"; do
+		skipped_json+="\"$k\":\"$(json_str "${SKIPPED[$k]}")\","
+	done
+	skipped_json="${skipped_json%,}}"
+	write_meta "$skipped_json"
+	mkdir -p "$OUT"
+	# the direct-loopback 1-stream figure and the cipher rate end up in the table
+	if [[ -n ${OSSL_GBPS:-} ]]; then
+		"$PY" -c '
 import json, sys
 m = json.load(open(sys.argv[1]))
-m["physical"]["openssl_line"] = "openssl speed -evp aes-256-gcm (16 KiB blocks): $OSSL_GBPS Gbit/s"
-json.dump(m, open(sys.argv[1], "w"), indent=2)
-EOF
-fi
-"$PY" "$TOOL" report "$RAW" "$OUT/latest.md" "$OUT/latest.json" || die "report generation failed"
-log "wrote $OUT/latest.md and $OUT/latest.json"
-if ((FAILED)); then
-	log "FAILED: at least one pair did not work; see the notes above"
-	exit 1
-fi
-exit 0
+m["physical"]["openssl_line"] = "openssl speed -evp aes-256-gcm (16 KiB blocks): %s Gbit/s" % sys.argv[2]
+json.dump(m, open(sys.argv[1], "w"), indent=2)' "$RAW/meta.json" "$OSSL_GBPS"
+	fi
+	"$PY" "$TOOL" report "$RAW" "$OUT/latest.md" "$OUT/latest.json" || die "report generation failed"
+	log "wrote $OUT/latest.md and $OUT/latest.json"
+	if ((FAILED)); then
+		log "FAILED: at least one pair did not work; see the notes above"
+		exit 1
+	fi
+	exit 0
+}
+
+main "$@"; exit $?
