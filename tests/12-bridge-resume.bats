@@ -206,9 +206,10 @@ start_srv() {
 	wait_sheath_ready "$name"
 }
 
-# start_cli CONNECT: sheath client cli on $CLI_ADDR -> CONNECT (string or list).
+# start_cli CONNECT [KEY=VALUE...]: sheath client cli on $CLI_ADDR -> CONNECT
+# (string or list).
 start_cli() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$1")"
+	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$@")"
 	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
 	wait_sheath_ready cli
 }
@@ -253,6 +254,27 @@ stop_sheath() {
 	assert_equal "$(kv identity "$(conn_lines "$BATS_TEST_TMPDIR/srv.log" srv | sed -n 2p)")" \
 		'"CN=client1,OU=app"'
 	assert_equal "$(backend_count "$COUNT")" 3
+}
+
+@test "session_resumption = false: every connection is a full handshake, on either end" {
+	start_backend
+	# off on the client only: it offers no session
+	start_srv srv "$SRV_ADDR"
+	start_cli "$SRV_ADDR" session_resumption=false
+	through_cli 1
+	through_cli 2
+	wait_conn_line "$BATS_TEST_TMPDIR/srv.log" srv 2
+	assert_equal "$(resumed_of "$CLI_LOG" cli 2)" no
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv.log" srv 2)" no
+	# off on the server only: it issues no ticket, gnutls-cli cannot resume
+	start_srv srv2 "127.0.0.1:$(free_port)" session_resumption=false
+	local port
+	port=$(sed -n 's/.*accept = "127.0.0.1:\([0-9]*\)".*/\1/p' "$BATS_TEST_TMPDIR/srv2.conf")
+	run timeout 20 gnutls-cli --resume --x509cafile "$CERTS/ca.crt" \
+		--x509certfile "$CERTS/client.crt" --x509keyfile "$CERTS/client.key" -p "$port" localhost </dev/null
+	refute_output --partial 'This is a resumed session'
+	wait_conn_line "$BATS_TEST_TMPDIR/srv2.log" srv2 2
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv2.log" srv2 2)" no
 }
 
 @test "resumption: gnutls-cli --resume against a sheath server reports a resumed session" {
