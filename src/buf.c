@@ -33,7 +33,7 @@ buf_space(struct buf *b, int pinned, size_t *room)
 		b->data = pool_get();
 		b->head = b->tail = 0;
 	}
-	if (b->tail == BUF_SIZE && b->head > 0 && !pinned) {
+	if (b->tail == BUF_SIZE && b->head >= BUF_COMPACT_MIN && !pinned) {
 		memmove(b->data, b->data + b->head, b->tail - b->head);
 		b->tail -= b->head;
 		b->head = 0;
@@ -56,12 +56,6 @@ buf_consumed(struct buf *b, size_t n)
 	b->head += n;
 	if (b->head == b->tail)
 		buf_release(b);
-}
-
-int
-buf_full(const struct buf *b)
-{
-	return b->data != NULL && b->tail == BUF_SIZE && b->head == 0;
 }
 
 void

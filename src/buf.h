@@ -16,18 +16,29 @@ struct buf {
 /** buf_len(b): bytes queued. */
 static inline size_t buf_len(const struct buf *b) { return b->tail - b->head; }
 
+/* Compaction moves queued bytes to the front only once at least this much
+ * has been consumed, so a slow writer never costs a large memmove per small
+ * write. */
+#define BUF_COMPACT_MIN (BUF_SIZE / 2)
+
+/** buf_has_room(b, pinned): whether buf_space would return space. */
+static inline int
+buf_has_room(const struct buf *b, int pinned)
+{
+	return b->data == NULL || b->tail < BUF_SIZE ||
+	    (b->head >= BUF_COMPACT_MIN && !pinned);
+}
+
 /** buf_space(b, pinned): a pointer to free space at the tail and its size
  * (via *room), taking storage from the pool if needed; compacts first when
- * the head is not pinned. NULL when full. */
+ * the tail is at the end, the head is not pinned and at least
+ * BUF_COMPACT_MIN bytes were consumed. NULL when there is no room. */
 unsigned char *buf_space(struct buf *b, int pinned, size_t *room);
 
 /** buf_produced(b, n) / buf_consumed(b, n): account for n bytes. An emptied
  * buffer goes back to the pool. */
 void buf_produced(struct buf *b, size_t n);
 void buf_consumed(struct buf *b, size_t n);
-
-/** buf_full(b): no room without compaction. */
-int buf_full(const struct buf *b);
 
 /** buf_release(b): return storage to the pool; queued bytes are dropped. */
 void buf_release(struct buf *b);

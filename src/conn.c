@@ -148,8 +148,7 @@ ms(double seconds)
 static int
 dir_has_room(const struct dir *d, const struct side *dst)
 {
-	return d->buf.data == NULL || d->buf.tail < BUF_SIZE ||
-	    (d->buf.head > 0 && dst->io.pending == 0);
+	return buf_has_room(&d->buf, dst->io.pending != 0);
 }
 
 static short
@@ -225,51 +224,70 @@ side_failed(struct conn *c, struct side *x, int code)
 	}
 }
 
-/* One round of I/O on direction d (src -> dst). Returns 1 on progress, 0
- * without, -1 when the connection was closed. */
+/* Fill d's buffer from src until it is full or src would block: one plain
+ * recv() of up to BUF_SIZE, or as many TLS records as fit. Returns 1 on
+ * progress, 0 without, -1 when the connection was closed. */
 static int
-pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
-    int count_read, int count_write)
+fill_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
+    int count_read)
 {
 	int progress = 0;
-	ssize_t n;
 
-	if (d->state == D_OPEN && (src->can_read || io_pending(&src->io))) {
+	while (d->state == D_OPEN && (src->can_read || io_pending(&src->io))) {
 		size_t room;
 		unsigned char *p = buf_space(&d->buf, dst->io.pending != 0,
 		    &room);
+		unsigned long long pulled = src->io.pulled;
+		ssize_t n;
 
-		if (p != NULL) {
-			n = io_read(&src->io, p, room);
-			if (n > 0) {
-				buf_produced(&d->buf, (size_t)n);
-				if (count_read)
-					d->bytes += (uint64_t)n;
-				progress = 1;
-			} else {
-				if (buf_len(&d->buf) == 0)
-					buf_release(&d->buf);
-				switch (n) {
-				case IO_WANT_READ:
-				case IO_WANT_WRITE:
-					src->can_read = 0;
-					src->rd_want = n == IO_WANT_READ ?
-					    POLLIN : POLLOUT;
-					break;
-				case IO_EOF:
-					d->state = D_DRAIN;
-					progress = 1;
-					break;
-				default:
-					side_failed(c, src, (int)n);
-					return -1;
-				}
-			}
+		if (p == NULL)
+			break;
+		n = io_read(&src->io, p, room);
+		if (n > 0) {
+			buf_produced(&d->buf, (size_t)n);
+			if (count_read)
+				d->bytes += (uint64_t)n;
+			progress = 1;
+			continue;
 		}
+		if (buf_len(&d->buf) == 0)
+			buf_release(&d->buf);
+		switch (n) {
+		case IO_WANT_READ:
+		case IO_WANT_WRITE:
+			src->can_read = 0;
+			src->rd_want = n == IO_WANT_READ ? POLLIN : POLLOUT;
+			/* Records already read ahead are not poll()'s to
+			 * report: another round takes them (only if this read
+			 * consumed some, so it can never spin). */
+			if (n == IO_WANT_READ && io_pending(&src->io) &&
+			    src->io.pulled != pulled)
+				progress = 1;
+			break;
+		case IO_EOF:
+			d->state = D_DRAIN;
+			progress = 1;
+			break;
+		default:
+			side_failed(c, src, (int)n);
+			return -1;
+		}
+		break;
 	}
-	if (buf_len(&d->buf) > 0 && dst->can_write) {
-		n = io_write(&dst->io, d->buf.data + d->buf.head,
+	return progress;
+}
+
+/* Write d's buffer to dst until it is empty or dst would block, then pass
+ * on a drained end of stream. Returns like fill_dir. */
+static int
+drain_dir(struct conn *c, struct dir *d, struct side *dst, int count_write)
+{
+	int progress = 0;
+
+	while (buf_len(&d->buf) > 0 && dst->can_write) {
+		ssize_t n = io_write(&dst->io, d->buf.data + d->buf.head,
 		    buf_len(&d->buf));
+
 		if (n > 0) {
 			buf_consumed(&d->buf, (size_t)n);
 			if (count_write)
@@ -298,6 +316,22 @@ pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
 		}
 	}
 	return progress;
+}
+
+/* One round of I/O on direction d (src -> dst): fill, then drain. Large
+ * reads and writes keep the syscalls per byte low. Returns 1 on progress,
+ * 0 without, -1 when the connection was closed. */
+static int
+pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
+    int count_read, int count_write)
+{
+	int p1, p2;
+
+	if ((p1 = fill_dir(c, d, src, dst, count_read)) < 0)
+		return -1;
+	if ((p2 = drain_dir(c, d, dst, count_write)) < 0)
+		return -1;
+	return p1 || p2;
 }
 
 /* Move bytes both ways until nothing moves. Returns -1 if closed. */
@@ -386,6 +420,7 @@ static int send_proxy_header(struct conn *c);
 static int
 connected(struct conn *c)
 {
+	gnutls_session_t s;
 	int r;
 
 	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
@@ -395,11 +430,12 @@ connected(struct conn *c)
 		return 1;
 	}
 	r = tls_session_new(c->svc->connect_tls, c->b.io.fd, connect_sni(c),
-	    NULL, &c->b.io.tls);
+	    NULL, &s);
 	if (r < 0) {
 		conn_close(c, R_ERROR, gnutls_strerror(r));
 		return -1;
 	}
+	io_attach_tls(&c->b.io, s);
 	c->stage = ST_HANDSHAKE_B;
 	c->b.hs_want = POLLOUT;
 	c->deadline = now_ms() + ms(sconf(c)->timeout_handshake);
@@ -517,7 +553,8 @@ step_handshake(struct conn *c, struct side *x)
 			return -1;
 		}
 		snprintf(c->identity, sizeof(c->identity), "%s", id);
-		metrics_handshake(c->svc->metrics_slot, now_ms() - c->started);
+		metrics_handshake(c->svc->metrics_slot, now_ms() - c->started,
+		    gnutls_session_is_resumed(x->io.tls) != 0);
 		c->target = -1;
 		return next_target(c) < 0 ? -1 : 1;
 	}
@@ -536,7 +573,8 @@ step_handshake(struct conn *c, struct side *x)
 		if (c->a.io.tls == NULL) {
 			snprintf(c->identity, sizeof(c->identity), "%s", id);
 			metrics_handshake(c->svc->metrics_slot,
-			    now_ms() - c->started);
+			    now_ms() - c->started,
+			    gnutls_session_is_resumed(x->io.tls) != 0);
 		}
 	}
 	enter_relay(c);
@@ -734,12 +772,15 @@ begin(struct conn *c)
 	int r;
 
 	if (svc->accept_tls != NULL) {
+		gnutls_session_t s;
+
 		r = tls_session_new(svc->accept_tls, c->a.io.fd, NULL, &c->tu,
-		    &c->a.io.tls);
+		    &s);
 		if (r < 0) {
 			conn_close(c, R_ERROR, gnutls_strerror(r));
 			return -1;
 		}
+		io_attach_tls(&c->a.io, s);
 		c->stage = ST_HANDSHAKE_A;
 		c->a.hs_want = POLLIN;
 		c->deadline = now_ms() + ms(svc->conf->timeout_handshake);

@@ -4,9 +4,111 @@
 #include "io.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
+
+/* The largest plaintext a TLS record carries: a write longer than this
+ * takes several records, and all but the last go out with MSG_MORE. */
+#define RECORD_MAX 16384
+
+/* ---- the TLS transport ----------------------------------------------------
+ * GnuTLS reads a record header, then its body: two recv() calls per 16 KiB
+ * record. Instead, one recv() of up to BUF_SIZE fills e->rx and GnuTLS is
+ * fed from memory. The buffer comes from the pool and goes back as soon as
+ * it is empty, so an idle connection holds none. GnuTLS only ever sees
+ * EAGAIN with e->rx empty, so after IO_WANT_READ poll() is right to wait;
+ * bytes still in e->rx are reported by io_pending(). */
+
+static ssize_t
+tls_pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	struct end *e = p;
+	size_t n;
+
+	if (buf_len(&e->rx) == 0) {
+		size_t room;
+		unsigned char *space = buf_space(&e->rx, 0, &room);
+		ssize_t r;
+
+		do
+			r = recv(e->fd, space, room, 0);
+		while (r == -1 && errno == EINTR);
+		if (r <= 0) {
+			int err = errno;
+
+			buf_release(&e->rx);
+			if (r == 0)
+				return 0;
+			gnutls_transport_set_errno(e->tls, err);
+			return -1;
+		}
+		buf_produced(&e->rx, (size_t)r);
+	}
+	n = buf_len(&e->rx) < len ? buf_len(&e->rx) : len;
+	memcpy(data, e->rx.data + e->rx.head, n);
+	buf_consumed(&e->rx, n);
+	e->pulled += n;
+	return (ssize_t)n;
+}
+
+/* GnuTLS also answers GNUTLS_E_AGAIN after a record that carried nothing for
+ * the caller (a TLS 1.3 session ticket or key update, a compatibility
+ * ChangeCipherSpec). The next records may already sit in e->rx, where poll()
+ * cannot see them: call again while that is so and the call consumed
+ * something (pulled moved since `before`), or bytes would wait for an event
+ * that never comes. */
+static int
+tls_again_readable(const struct end *e, unsigned long long before)
+{
+	return buf_len(&e->rx) > 0 && e->pulled != before &&
+	    gnutls_record_get_direction(e->tls) == 0;
+}
+
+/* GnuTLS calls this only when it was given a timeout; sheath's own timers
+ * bound every wait, so it never blocks. */
+static int
+tls_pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct end *e = p;
+	struct pollfd pfd = { .fd = e->fd, .events = POLLIN };
+
+	(void)ms;
+	if (buf_len(&e->rx) > 0)
+		return 1;
+	return poll(&pfd, 1, 0);
+}
+
+static ssize_t
+tls_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
+{
+	struct end *e = p;
+	struct msghdr m = { .msg_iov = (struct iovec *)(void *)iov,
+	    .msg_iovlen = (size_t)iovcnt };
+	ssize_t r;
+
+	do
+		r = sendmsg(e->fd, &m, MSG_NOSIGNAL |
+		    (e->more ? MSG_MORE : 0));
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
+		gnutls_transport_set_errno(e->tls, errno);
+	return r;
+}
+
+void
+io_attach_tls(struct end *e, gnutls_session_t s)
+{
+	e->tls = s;
+	gnutls_transport_set_ptr(s, e);
+	gnutls_transport_set_pull_function(s, tls_pull);
+	gnutls_transport_set_pull_timeout_function(s, tls_pull_timeout);
+	gnutls_transport_set_vec_push_function(s, tls_push);
+}
+
+/* ---- reads and writes ---------------------------------------------------- */
 
 static int
 tls_want(const struct end *e)
@@ -48,7 +150,9 @@ io_read(struct end *e, void *buf, size_t len)
 			return IO_WANT_READ;
 		return sys_fail(e);
 	}
-	for (int tries = 0; tries < 16; tries++) {
+	for (int tries = 0; tries < 16;) {
+		unsigned long long before = e->pulled;
+
 		r = gnutls_record_recv(e->tls, buf, len);
 		if (r > 0)
 			return r;
@@ -57,6 +161,10 @@ io_read(struct end *e, void *buf, size_t len)
 		switch (r) {
 		case GNUTLS_E_AGAIN:
 		case GNUTLS_E_INTERRUPTED:
+			if (tls_again_readable(e, before)) {
+				tries++;
+				continue;
+			}
 			return tls_want(e);
 		case GNUTLS_E_PREMATURE_TERMINATION:
 		case GNUTLS_E_UNEXPECTED_PACKET_LENGTH:
@@ -71,7 +179,9 @@ io_read(struct end *e, void *buf, size_t len)
 		default:
 			if (gnutls_error_is_fatal((int)r))
 				return tls_fail(e, (int)r);
-			/* A warning alert: read on. */
+			/* A warning alert: read on, a bounded number of
+			 * times. */
+			tries++;
 		}
 	}
 	return tls_want(e);
@@ -94,7 +204,11 @@ io_write(struct end *e, const void *buf, size_t len)
 	}
 	if (e->pending != 0 && len > e->pending)
 		len = e->pending;
+	/* Tell the kernel more records follow, so it can send them as one
+	 * segment; the last record of a write goes out without the hint. */
+	e->more = len > RECORD_MAX;
 	r = gnutls_record_send(e->tls, buf, len);
+	e->more = 0;
 	if (r > 0) {
 		e->pending = 0;
 		return r;
@@ -110,21 +224,29 @@ io_write(struct end *e, const void *buf, size_t len)
 size_t
 io_pending(const struct end *e)
 {
-	return e->tls ? gnutls_record_check_pending(e->tls) : 0;
+	return e->tls ? gnutls_record_check_pending(e->tls) +
+	    buf_len(&e->rx) : 0;
 }
 
 int
 io_handshake(struct end *e)
 {
-	for (int tries = 0; tries < 16; tries++) {
+	for (int tries = 0; tries < 16;) {
+		unsigned long long before = e->pulled;
 		int r = gnutls_handshake(e->tls);
 
 		if (r == 0)
 			return 0;
-		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
+		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED) {
+			if (tls_again_readable(e, before)) {
+				tries++;
+				continue;
+			}
 			return tls_want(e);
+		}
 		if (gnutls_error_is_fatal(r))
 			return tls_fail(e, r);
+		tries++;	/* a warning alert */
 	}
 	return tls_want(e);
 }
@@ -167,6 +289,7 @@ io_close(struct end *e, int reset)
 		gnutls_deinit(e->tls);
 		e->tls = NULL;
 	}
+	buf_release(&e->rx);
 	if (e->fd >= 0) {
 		if (reset) {
 			struct linger l = { 1, 0 };

@@ -3,6 +3,8 @@
 #ifndef SHEATH_IO_H
 #define SHEATH_IO_H
 
+#include "buf.h"
+
 #include <gnutls/gnutls.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -20,9 +22,17 @@ struct end {
 	int fd;
 	gnutls_session_t tls;	/* NULL on a plaintext end */
 	size_t pending;		/* TLS: length of a send that must be retried */
+	struct buf rx;		/* TLS: ciphertext read ahead, not yet parsed */
+	unsigned long long pulled;	/* TLS: bytes GnuTLS took from rx */
+	int more;		/* TLS: more records follow this one (MSG_MORE) */
 	int err;		/* errno or GnuTLS code of the last IO_ERR */
 	int tls_err;		/* whether err is a GnuTLS code */
 };
+
+/** io_attach_tls(e, s): make s the TLS session of e and give it sheath's
+ * transport: one large recv() feeds several records (read-ahead), and
+ * records go out with sendmsg(). e must not move while s lives. */
+void io_attach_tls(struct end *e, gnutls_session_t s);
 
 /** io_read(e, buf, len): > 0 bytes read, or an IO_* code. */
 ssize_t io_read(struct end *e, void *buf, size_t len);
@@ -32,7 +42,8 @@ ssize_t io_read(struct end *e, void *buf, size_t len);
  * the same address: io_write resends exactly those (GnuTLS rule). */
 ssize_t io_write(struct end *e, const void *buf, size_t len);
 
-/** io_pending(e): bytes GnuTLS decrypted that poll() cannot see. */
+/** io_pending(e): bytes poll() cannot see: decrypted by GnuTLS, or read
+ * ahead and not yet parsed. */
 size_t io_pending(const struct end *e);
 
 /** io_handshake(e): 0 when done, or an IO_* code. */
