@@ -115,6 +115,10 @@ reap(int stopping)
 				log_err("worker %d (pid %ld) killed by signal "
 				    "%d; restarting it", i, (long)pid,
 				    WTERMSIG(status));
+			else if (WEXITSTATUS(status) == 0)
+				/* Stopped by a signal sent to it alone. */
+				log_warn("worker %d (pid %ld) stopped; "
+				    "restarting it", i, (long)pid);
 			else
 				log_err("worker %d (pid %ld) exited with "
 				    "status %d; restarting it", i, (long)pid,
@@ -152,6 +156,19 @@ supervise(int n)
 		poll(&p, 1, 200);
 		sigs = daemon_signals_take();
 		now = now_ms();
+		/* A stop first: when the whole process group is told to stop
+		 * at once (systemd's KillMode=control-group), the workers'
+		 * exits are part of it, not crashes to repair. */
+		if ((sigs & SIG_TERM) && !stopping) {
+			stopping = 1;
+			sysd_notify("STOPPING=1");
+			log_notice("shutting down %d worker%s", children_left(),
+			    children_left() == 1 ? "" : "s");
+			signal_all(SIGTERM);
+			runner_close_listeners();
+			kill_at = now + (int64_t)(runner_conf()->
+			    shutdown_timeout * 1000) + 5000;
+		}
 		if (sigs & SIG_CHILD)
 			reap(stopping);
 		if (sigs & SIG_REOPEN) {
@@ -165,16 +182,6 @@ supervise(int n)
 			retire_all();
 			for (int i = 0; i < nworkers; i++)
 				spawn(i);
-		}
-		if ((sigs & SIG_TERM) && !stopping) {
-			stopping = 1;
-			sysd_notify("STOPPING=1");
-			log_notice("shutting down %d worker%s", children_left(),
-			    children_left() == 1 ? "" : "s");
-			signal_all(SIGTERM);
-			runner_close_listeners();
-			kill_at = now + (int64_t)(runner_conf()->
-			    shutdown_timeout * 1000) + 5000;
 		}
 		if (stopping && now >= kill_at && children_left() > 0) {
 			log_err("workers still running after the shutdown "

@@ -791,6 +791,32 @@ new_workers_are() {
 	[[ ! -e $pidfile ]] || fail "pid file left behind"
 }
 
+@test "workers = 2: SIGTERM to one worker alone is a warning and it is restarted; SIGTERM to the whole group is a quiet stop" {
+	start_backend --echo
+	start_workers
+	start_cli
+	local sup before w1 w2
+	sup=$(pid_of srv)
+	before=$(children "$sup")
+	read -r w1 w2 <<<"$before"
+	kill -TERM "$w1"
+	wait_for_log "$SRV_LOG" "sheath\[$sup\]: warning: worker [01] \(pid $w1\) stopped; restarting it"
+	wait_until 5 "a new worker" new_workers_are "$sup" "$before" 1
+	plain_hello "$CLI_ADDR"
+	# systemd's KillMode=control-group: every process of the unit at once
+	local ws
+	ws=$(children "$sup")
+	kill -TERM "$sup" $ws
+	wait_child_exit srv 8
+	assert_equal "$EXIT_STATUS" 0
+	local w
+	for w in $ws; do dead "$w" || fail "worker $w still running"; done
+	run grep -c "restarting it" "$SRV_LOG"
+	assert_output 1
+	run grep "sheath\[$sup\]: error" "$SRV_LOG"
+	assert_failure
+}
+
 @test "workers = 2: unix socket listener and metrics socket survive a SIGHUP" {
 	start_backend --echo
 	local sock=$SOCKDIR/srv.sock msock=$SOCKDIR/metrics.sock
