@@ -24,6 +24,7 @@ struct svc_counters {
 	uint64_t hs_bucket[NBUCKETS];
 	uint64_t hs_count;
 	uint64_t hs_sum_us;
+	uint64_t hs_resumed;
 };
 
 struct table {
@@ -139,7 +140,7 @@ metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
 }
 
 void
-metrics_handshake(int slot, int64_t ms)
+metrics_handshake(int slot, int64_t ms, int resumed)
 {
 	struct svc_counters *s;
 	double secs = (double)ms / 1000.0;
@@ -152,6 +153,8 @@ metrics_handshake(int slot, int64_t ms)
 			ADD(&s->hs_bucket[i], 1);
 	ADD(&s->hs_count, 1);
 	ADD(&s->hs_sum_us, (uint64_t)(ms * 1000));
+	if (resumed)
+		ADD(&s->hs_resumed, 1);
 }
 
 void
@@ -223,6 +226,10 @@ metrics_render(FILE *o, const char *const *names, size_t n)
 	EACH fprintf(o, "sheath_handshake_failures_total{service=\"%s\"} "
 	    "%llu\n", S->name,
 	    (unsigned long long)LOAD(&S->handshake_failures));
+	header(o, "sheath_handshakes_resumed_total", "counter",
+	    "Verified handshakes that resumed a TLS session.");
+	EACH fprintf(o, "sheath_handshakes_resumed_total{service=\"%s\"} "
+	    "%llu\n", S->name, (unsigned long long)LOAD(&S->hs_resumed));
 	header(o, "sheath_bytes_total", "counter", "Payload bytes relayed: in "
 	    "= read from the accepted peer, out = written to it.");
 	EACH {

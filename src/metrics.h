@@ -28,7 +28,9 @@ int metrics_slot(const char *name);
 void metrics_accepted(int slot);
 void metrics_ended(int slot, enum outcome o, const char *reason,
     uint64_t bytes_in, uint64_t bytes_out);
-void metrics_handshake(int slot, int64_t ms);
+/** metrics_handshake(slot, ms, resumed): a verified handshake, ms after
+ * accept; resumed when it resumed a TLS session. */
+void metrics_handshake(int slot, int64_t ms, int resumed);
 void metrics_reload(int ok);
 
 /** metrics_reject_reason(reason): classify a rejection reason text. */

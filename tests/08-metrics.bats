@@ -150,12 +150,31 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	assert_metric 'sheath_handshake_duration_seconds_count{service="srv"}' 1
 	assert_metric 'sheath_handshake_duration_seconds_bucket{service="srv",le="+Inf"}' 1
 	assert_metric 'sheath_handshake_duration_seconds_bucket{service="srv",le="10"}' 1
+	assert_metric 'sheath_handshakes_resumed_total{service="srv"}' 0
 	grep -q '^# TYPE sheath_handshake_duration_seconds histogram$' <<<"$SCRAPE" || fail "no histogram TYPE line"
 	grep -q '^# TYPE sheath_connections_accepted_total counter$' <<<"$SCRAPE" || fail "no counter TYPE line"
 	# a client without a certificate (TLS 1.3 and TLS 1.2) is no_certificate,
 	# not a generic handshake failure
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="no_certificate"}' 2
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="handshake"}' 1
+}
+
+@test "/metrics: handshakes that resumed a session are counted apart from full ones" {
+	start_backend
+	start_srv
+	start_cli
+	local i
+	for i in 1 2 3; do
+		run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --data "round $i" --timeout 10
+		assert_success
+		assert_equal "$(kv recv "$output")" 7
+	done
+	wait_conn_line "$SRV_LOG" srv 3
+	scrape
+	assert_metric 'sheath_handshake_duration_seconds_count{service="srv"}' 3
+	# the first connection is a full handshake, the next two use its ticket
+	assert_metric 'sheath_handshakes_resumed_total{service="srv"}' 2
+	grep -q '^# TYPE sheath_handshakes_resumed_total counter$' <<<"$SCRAPE" || fail "no TYPE line"
 }
 
 @test "/status: an open connection with its identity, stage and bytes; the service listening" {
