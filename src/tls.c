@@ -2,6 +2,7 @@
  * the line and the key it came from. */
 #include "autoconfig.h"
 #include "tls.h"
+#include "vcache.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -496,6 +497,8 @@ tls_ctx_new(const struct service_conf *svc, const struct tls_conf *t,
     int is_server, FILE *err)
 {
 	struct tls_ctx *c = xcalloc(1, sizeof(*c));
+
+	c->vcache = vcache_new();
 	/* PSK only with (EC)DHE, for forward secrecy. */
 	const char *prio = t->priority ? t->priority : t->psk_file ?
 	    DEFAULT_PRIORITY ":+ECDHE-PSK:+DHE-PSK" : DEFAULT_PRIORITY;
@@ -572,6 +575,7 @@ tls_ctx_free(struct tls_ctx *c)
 		gnutls_psk_free_client_credentials(c->psk_client);
 	tls_psk_free(c->psk, c->npsk);
 	gnutls_free(c->session.data);
+	vcache_free(c->vcache);
 	free(c);
 }
 
@@ -615,7 +619,11 @@ tls_session_new(const struct tls_ctx *c, int fd, const char *sni,
 	unsigned flags = GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL;
 	int r;
 
-	flags |= c->is_server ? GNUTLS_SERVER : GNUTLS_CLIENT;
+	/* A client sends one key share, for the first group of its priority
+	 * (as OpenSSL does), not two: a server without that group answers
+	 * with a HelloRetryRequest, one round trip more. */
+	flags |= c->is_server ? GNUTLS_SERVER :
+	    GNUTLS_CLIENT | GNUTLS_KEY_SHARE_TOP;
 	if ((r = gnutls_init(&s, flags)) < 0)
 		return r;
 	if ((r = gnutls_priority_set(s, c->prio)) < 0 ||

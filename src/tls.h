@@ -30,6 +30,7 @@ struct tls_ctx {
 	gnutls_psk_server_credentials_t psk_server;
 	gnutls_psk_client_credentials_t psk_client;
 	char own_sig_alg[64], own_key_alg[32];	/* of our certificate */
+	struct vcache *vcache;		/* peer chains accepted lately */
 };
 
 struct psk_entry {

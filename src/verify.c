@@ -2,12 +2,17 @@
  * identity.c. One function, one verdict, one reason. */
 #include "autoconfig.h"
 #include "verify.h"
+#include "log.h"
+#include "util.h"
+#include "vcache.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
+#include <gnutls/ocsp.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define NAME_POOL 8192
 
@@ -130,7 +135,8 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 	struct peer_names pn;
 	char pool[NAME_POOL];
 	size_t used = 0;
-	int ok = 0, verify = t->conf->verify;
+	int ok = 0, verify = t->conf->verify, cacheable;
+	unsigned char key[VCACHE_KEY_LEN];
 
 	snprintf(identity, idlen, "-");
 	if (gnutls_auth_get_type(s) == GNUTLS_CRD_PSK) {
@@ -163,6 +169,27 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 			return 1;
 		snprintf(reason, rlen, "no certificate");
 		return 0;
+	}
+	/* The same chain, accepted lately by this context: the same verdict
+	 * (the handshake itself proved the peer holds its key, or resumed a
+	 * ticket that only we can make). A stapled OCSP response is part of
+	 * the verdict and is not cached: such peers are always verified. */
+	{
+		gnutls_datum_t staple;
+
+		cacheable = gnutls_ocsp_status_request_get2(s, 0, &staple) !=
+		    0 && vcache_key(certs, ncerts, name, key) == 0;
+	}
+	if (cacheable) {
+		const char *id = vcache_lookup(t->vcache, key, now_ms(),
+		    time(NULL));
+
+		if (id != NULL) {
+			snprintf(identity, idlen, "%s", id);
+			log_debug("peer %s: certificate chain accepted earlier "
+			    "by this configuration", identity);
+			return 1;
+		}
 	}
 	if (gnutls_x509_crt_init(&crt) < 0 ||
 	    gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) < 0) {
@@ -214,5 +241,8 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 out:
 	if (crt != NULL)
 		gnutls_x509_crt_deinit(crt);
+	if (ok && cacheable)
+		vcache_store(t->vcache, key, certs, ncerts, identity,
+		    now_ms());
 	return ok;
 }

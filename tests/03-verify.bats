@@ -92,6 +92,27 @@ assert_rejected() {
 	assert_accepted client 1
 }
 
+@test "server: an accepted chain is remembered, a rejected one never is" {
+	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
+		--count-file "$COUNT" --echo --lifetime 60
+	wait_for_port "$BE_PORT"
+	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" crl="$CERTS/crl.pem")"
+	start_sheath srv -l debug -c "$BATS_TEST_TMPDIR/srv.conf"
+	wait_sheath_ready srv
+	# the first connection is verified in full, the second from memory
+	assert_accepted client 1
+	run grep -c 'certificate chain accepted earlier' "$SRV_LOG"
+	assert_output 0
+	assert_accepted client 2
+	run grep -c 'peer CN=client1,OU=app: certificate chain accepted earlier by this configuration' "$SRV_LOG"
+	assert_output 1
+	# a revoked chain is rejected every time: rejections are not remembered
+	assert_rejected revoked revoked
+	assert_rejected revoked revoked
+	run grep -c 'certificate chain accepted earlier' "$SRV_LOG"
+	assert_output 1
+}
+
 @test "server: the revoked certificate is otherwise valid (accepted without crl)" {
 	start_server
 	assert_accepted revoked 1
