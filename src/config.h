@@ -13,7 +13,13 @@ enum mode { MODE_CLIENT, MODE_SERVER, MODE_BRIDGE };
 enum verify_mode { VERIFY_REQUIRE, VERIFY_OPTIONAL, VERIFY_NONE };
 enum proxy_version { PROXY_OFF, PROXY_V1, PROXY_V2 };
 
-#define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+/* NORMAL's ciphers, TLS 1.2 and 1.3 only, and NORMAL's groups with X25519
+ * moved first: with nettle it is a third of the cost of SECP256R1 per
+ * handshake, and it is what OpenSSL peers prefer too. */
+#define DEFAULT_PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:" \
+	"-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:" \
+	"+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:" \
+	"+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
 #define MAX_CONNECT_ADDRS 16
 
 /* TLS settings of one side of a service (the service itself, or its

@@ -142,6 +142,24 @@ assert_identity_client1() {
 	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" 'CN *= *client1'
 }
 
+@test "sheath client offers X25519 first, and completes with a server that only has P-256" {
+	start_bg s_server openssl s_server -accept "$SRV_ADDR" -cert "$CERTS/server.crt" \
+		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1 \
+		-groups P-256
+	wait_for_port "$SRV_PORT"
+	start_sheath_client "$SRV_PORT"
+	# one key share (X25519) that this server cannot use: it asks again
+	# (HelloRetryRequest) and the handshake completes on P-256
+	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello p256\n' --expect 11 \
+		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
+	assert_success
+	assert_output --regexp '^expect recv=11 '
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/rev.out")" '652p olleh'
+	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" '^Supported groups: '
+	grep -q '^Supported groups: x25519:secp256r1' "$BATS_TEST_TMPDIR/s_server.log" ||
+		fail "client groups not X25519 first: $(grep '^Supported groups' "$BATS_TEST_TMPDIR/s_server.log")"
+}
+
 @test "sheath client -> gnutls-serv --echo (client certificate required)" {
 	# gnutls-serv has no bind address option: it listens on all addresses of
 	# a free port for the few seconds of this test.

@@ -137,8 +137,19 @@ check_include_file() {
 	EOF
 	run "$SHEATH" -T -c "$conf"
 	assert_success
-	assert_output --partial 'priority = "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2";'
-	grep -q 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2' "$CONF5"
+	local def='NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192'
+	assert_output --partial "priority = \"$def\";"
+	# the man page shows the same string, broken over lines at the colons
+	local shown
+	shown=$(sed -n '/^\.Sh TLS SETTINGS/,/^\.Ed/p' "$CONF5" | sed -n '/^NORMAL/,/^\.Ed/p' | grep -v '^\.Ed' | tr -d '\n')
+	assert_equal "$shown" "$def"
+	# and it lists the same groups as NORMAL, X25519 moved first
+	run gnutls-cli --priority "$def" -l
+	assert_success
+	assert_line 'Groups: GROUP-X25519, GROUP-SECP256R1, GROUP-SECP384R1, GROUP-SECP521R1, GROUP-X448, GROUP-FFDHE2048, GROUP-FFDHE3072, GROUP-FFDHE4096, GROUP-FFDHE6144, GROUP-FFDHE8192'
+	local normal
+	normal=$(gnutls-cli --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2' -l | grep -v -e '^Groups:' -e '^Cipher suites for')
+	assert_equal "$(grep -v -e '^Groups:' -e '^Cipher suites for' <<<"$output")" "$normal"
 }
 
 @test "conf.d/*.conf.example: each passes -t as an include_dir file" {
