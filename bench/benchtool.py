@@ -427,16 +427,57 @@ METRICS = [
     ("bulk1_gbps", "Bulk throughput, 1 stream", "Gbit/s", "higher", 2),
     ("bulk4_gbps", "Bulk throughput, 4 streams", "Gbit/s", "higher", 2),
     ("cps", "New connections/s (full TLS handshake each)", "conn/s", "higher", 0),
+    ("cps_resumed", "New connections/s with session resumption (sheath only)", "conn/s", "higher", 0),
+    ("resumed_fraction", "Share of those handshakes that resumed (B's /metrics)", "", "higher", 3),
     ("lat_p50_ms", "Keep-alive request latency p50", "ms", "lower", 3),
     ("lat_p99_ms", "Keep-alive request latency p99", "ms", "lower", 3),
     ("ka_rps", "Keep-alive requests/s (same run)", "req/s", "higher", 0),
-    ("mem_kib_per_conn", "Memory per idle connection (A+B VmRSS)", "KiB", "lower", 1),
-    ("pss_kib_per_conn", "Memory per idle connection (A+B PSS)", "KiB", "lower", 1),
-    ("fds_per_conn", "File descriptors per idle connection (A+B)", "fds", "lower", 2),
+    # one row each per idle-connection count N (see idle_metrics)
+    ("@idle", None, None, None, None),
     ("cpu_s_per_gib", "CPU seconds per GiB (A+B user+sys, 1 stream)", "s/GiB", "lower", 3),
     ("bulk1_frac_direct", "1-stream bulk as fraction of direct", "", "higher", 3),
     ("foreign_cpu_pct", "Other processes' CPU during timed tests: median (max)", "% of a core", "lower", 0),
 ]
+
+
+def idle_metrics(counts):
+    """The per-count rows of the idle-connection test."""
+    rows = []
+    for n in counts:
+        rows += [
+            ("idle_ok_%d" % n, "Idle connections held end-to-end (of %d)" % n, "conns", "higher", 0),
+            ("mem_kib_per_conn_%d" % n, "Memory per idle connection, %d conns (A+B VmRSS)" % n, "KiB", "lower", 1),
+            ("pss_kib_per_conn_%d" % n, "Memory per idle connection, %d conns (A+B PSS)" % n, "KiB", "lower", 1),
+            ("fds_per_conn_%d" % n, "File descriptors per idle connection, %d conns (A+B)" % n, "fds", "lower", 2),
+        ]
+    return rows
+
+
+# The targets of the performance issue, as (label, metric, peer, op, bound):
+# met when sheath/peer (or, with peer None, the value itself) op bound.
+TARGETS = [
+    ("Bulk 1 stream >= 1.0x HAProxy", "bulk1_gbps", "haproxy", ">=", 1.0),
+    ("Bulk 1 stream >= 1.3x stunnel", "bulk1_gbps", "stunnel", ">=", 1.3),
+    ("Bulk 4 streams >= 1.0x HAProxy", "bulk4_gbps", "haproxy", ">=", 1.0),
+    ("Bulk 4 streams >= 1.3x stunnel", "bulk4_gbps", "stunnel", ">=", 1.3),
+    ("New connections/s (full handshakes) >= 1.0x HAProxy", "cps", "haproxy", ">=", 1.0),
+    ("New connections/s (full handshakes) >= 1.2x stunnel", "cps", "stunnel", ">=", 1.2),
+    ("With resumption >= 2x sheath's own full-handshake rate", "cps_resumed", "@cps", ">=", 2.0),
+    ("Latency p99 <= HAProxy's", "lat_p99_ms", "haproxy", "<=", 1.0),
+    ("CPU per GiB <= HAProxy's", "cpu_s_per_gib", "haproxy", "<=", 1.0),
+]
+
+
+def idle_targets(counts):
+    out = []
+    for n in counts:
+        out += [
+            ("Memory per idle connection (%d) <= 0.5x HAProxy" % n, "mem_kib_per_conn_%d" % n, "haproxy", "<=", 0.5),
+            ("Memory per idle connection (%d) <= 0.25x stunnel" % n, "mem_kib_per_conn_%d" % n, "stunnel", "<=", 0.25),
+        ]
+        if n >= 9000:
+            out.append(("%d idle connections held by one pair" % n, "idle_ok_%d" % n, None, ">=", float(n)))
+    return out
 
 
 def _fmt(v, dec):
@@ -498,18 +539,24 @@ def cmd_report(rawdir, md_path, json_path):
         return results.get(impl, {}).get(m, {}).get("median")
 
     out = []
+    conns = meta["conns"] if isinstance(meta["conns"], list) else [meta["conns"]]
     out.append("Run %s on %s; kernel %s; %s repetition(s) per metric, "
-               "%s s per timed test, %s idle connections%s."
+               "%s s per timed test, %s idle connections; sheath with workers = %s per end%s."
                % (meta["date"], meta["cpu"], meta["kernel"], meta["runs"],
-                  meta["duration"], meta["conns"], " (BENCH_QUICK)" if meta["quick"] else ""))
+                  meta["duration"], " and ".join(str(n) for n in conns),
+                  meta.get("sheath_workers", 1), " (BENCH_QUICK)" if meta["quick"] else ""))
     out.append("")
     out.append("Cells: median (min–max) over the repetitions. "
                "`n/a`: not applicable (no tunnel) or not measured.")
     out.append("")
     cols = [i for i in impls]
+    counts = meta["conns"] if isinstance(meta["conns"], list) else [meta["conns"]]
+    metrics = []
+    for m in METRICS:
+        metrics += idle_metrics(counts) if m[0] == "@idle" else [m]
     out.append("| metric | unit | better | " + " | ".join(cols) + " |")
     out.append("|---|---|---|" + "---|" * len(cols))
-    for key, label, unit, better, dec in METRICS:
+    for key, label, unit, better, dec in metrics:
         row = [label, unit, better]
         for impl in cols:
             if impl in meta.get("skipped", {}):
@@ -529,8 +576,9 @@ def cmd_report(rawdir, md_path, json_path):
     out.append("")
     out.append("| metric | better | sheath/stunnel | sheath/haproxy | sheath/socat |")
     out.append("|---|---|---|---|---|")
-    for key, label, unit, better, dec in METRICS:
-        if key in ("bulk1_frac_direct", "foreign_cpu_pct"):
+    for key, label, unit, better, dec in metrics:
+        if key in ("bulk1_frac_direct", "foreign_cpu_pct", "cps_resumed",
+                   "resumed_fraction") or key.startswith("idle_ok_"):
             continue
         row = [label, better]
         for peer in ("stunnel", "haproxy", "socat"):
@@ -542,6 +590,30 @@ def cmd_report(rawdir, md_path, json_path):
                 ratios.setdefault(peer, {})[key] = r
                 row.append("%.2f" % r)
         out.append("| " + " | ".join(row) + " |")
+    out.append("")
+    # targets
+    out.append("Targets (medians of this run):")
+    out.append("")
+    out.append("| target | measured | met |")
+    out.append("|---|---|---|")
+    targets = {}
+    for label, key, peer, op, bound in TARGETS + idle_targets(counts):
+        a = med("sheath", key)
+        if peer is None:
+            b, what = 1.0, None
+        elif peer.startswith("@"):
+            b, what = med("sheath", peer[1:]), "%s/sheath %s" % (key, peer[1:])
+        else:
+            b, what = med(peer, key), "sheath/%s" % peer
+        if a is None or not b:
+            out.append("| %s | not measured | n/a |" % label)
+            targets[label] = None
+            continue
+        v = a / b
+        met = v >= bound if op == ">=" else v <= bound
+        targets[label] = {"value": v, "bound": bound, "op": op, "met": met}
+        shown = "%.0f" % v if peer is None else "%.2f (%s)" % (v, what)
+        out.append("| %s | %s | %s |" % (label, shown, "yes" if met else "**no**"))
     out.append("")
     # physical limits
     phys = meta.get("physical", {})
@@ -586,7 +658,8 @@ def cmd_report(rawdir, md_path, json_path):
     with open(md_path, "w") as f:
         f.write(md + "\n")
     print(md)
-    doc = {"meta": meta, "results": results, "ratios_sheath_over": ratios, "notes": notes}
+    doc = {"meta": meta, "results": results, "ratios_sheath_over": ratios,
+           "targets": targets, "notes": notes}
     with open(json_path, "w") as f:
         json.dump(doc, f, indent=2, sort_keys=True)
         f.write("\n")

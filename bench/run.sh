@@ -15,7 +15,8 @@
 #                  no gnutls-cli cipher benchmark (it takes ~2 minutes)
 #   BENCH_RUNS     repetitions per measurement (default 3; 1 when quick)
 #   BENCH_DURATION seconds per timed test (default 5; 2 when quick)
-#   BENCH_CONNS    idle connections for the memory test (default 2000)
+#   BENCH_CONNS    idle connection counts for the memory test, each measured
+#                  with a fresh pair (default "2000 9000"; "500" when quick)
 #   BENCH_IMPLS    implementations to run (default "direct socat stunnel haproxy sheath")
 #   BENCH_CIPHERS  1/0: run gnutls-cli --benchmark-ciphers (default 1; 0 when quick)
 #   BENCH_OUT      results directory (default bench/results)
@@ -34,19 +35,25 @@ QUICK=${BENCH_QUICK:-0}
 if ((QUICK)); then
 	RUNS=${BENCH_RUNS:-1}
 	DUR=${BENCH_DURATION:-2}
-	CONNS=${BENCH_CONNS:-500}
+	CONNS_LIST=${BENCH_CONNS:-500}
 	CIPHERS=${BENCH_CIPHERS:-0}
 else
 	RUNS=${BENCH_RUNS:-3}
 	DUR=${BENCH_DURATION:-5}
-	CONNS=${BENCH_CONNS:-2000}
+	CONNS_LIST=${BENCH_CONNS:-2000 9000}
 	CIPHERS=${BENCH_CIPHERS:-1}
 fi
 IMPLS=${BENCH_IMPLS:-direct socat stunnel haproxy sheath}
+# the largest idle-connection count sets the open-file needs
+CONNS=0
+for n in $CONNS_LIST; do ((n > CONNS)) && CONNS=$n; done
 # Full handshakes for every new connection, like stunnel's sessionResume = no
 # and HAProxy's no-ssl-reuse below; BENCH_SHEATH_RESUME=1 measures sheath
 # with session resumption instead.
 if [[ ${BENCH_SHEATH_RESUME:-0} == 1 ]]; then SHEATH_RESUME=true; else SHEATH_RESUME=false; fi
+# sheath's workers per end: by default one per core, as HAProxy runs one
+# thread per core by default (BENCH_SHEATH_WORKERS=1 for a single loop).
+SHEATH_WORKERS=${BENCH_SHEATH_WORKERS:-$(nproc 2>/dev/null || echo 1)}
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 RETRIES=${BENCH_RETRIES:-3}
@@ -461,11 +468,13 @@ EOF
 		PID_A=$LAST_PID
 		;;
 	sheath)
-		local maxc=""
+		local maxc="" mline=""
+		[[ -n ${SHEATH_METRICS_PORT:-} ]] && mline="metrics = \"127.0.0.1:$SHEATH_METRICS_PORT\";"
 		((CONNS + 100 > 10000)) && maxc="max_connections = $((CONNS + 100));"
 		cat >"$d/A.conf" <<EOF
 log_level = "warning";
 include_dir = "";
+workers = $SHEATH_WORKERS;
 $maxc
 services = (
   { name = "a"; mode = "client"; accept = "127.0.0.1:$PA"; connect = "127.0.0.1:$PB";
@@ -476,7 +485,9 @@ EOF
 		cat >"$d/B.conf" <<EOF
 log_level = "warning";
 include_dir = "";
+workers = $SHEATH_WORKERS;
 $maxc
+$mline
 services = (
   { name = "b"; mode = "server"; accept = "127.0.0.1:$PB"; connect = "127.0.0.1:$backend";
     cert = "$CERTS/server.crt"; key = "$CERTS/server.key"; ca = "$CERTS/ca.crt";
@@ -737,17 +748,93 @@ print(d["p50_us"] / 1000, d["p99_us"] / 1000, d["requests"] / (d["duration_us"] 
 	done
 	pair_alive "$impl" http
 	stop_pair "$impl"
+	[[ $impl == sheath ]] && test_resumed_cps
+	return 0
 }
 
-# 4. memory and file descriptors per idle connection (fresh pair each run)
-test_idle() {
-	local impl=$1 r
-	[[ $impl == direct ]] && return 0
+# 2b. sheath only: the connection rate again, now with session resumption
+# (tickets from B, a session cache in A), in the same run as the full-
+# handshake rate it is compared with. B's /metrics says how many of the
+# handshakes really resumed.
+test_resumed_cps() {
+	local r saved=$SHEATH_RESUME before after
+	next_port
+	SHEATH_METRICS_PORT=$PORT
+	SHEATH_RESUME=true
+	start_pair sheath http-resumed "$NGINX_PORT"
+	r=$?
+	SHEATH_RESUME=$saved
+	((r == 0)) || { SHEATH_METRICS_PORT=; return 1; }
+	before=$(resumed_counts)
 	for ((r = 1; r <= RUNS; r++)); do
-		start_pair "$impl" "idle$r" "$ECHO_PORT" || return 1
-		# warm up: one short transfer, so lazy start-up allocations are in "before"
-		local out
-		if ! out=$(timeout 30 "$PY" "$TOOL" sanity "$PA" 65536 20 2>&1); then
+		if ! timed wrk_once sheath "cpsr-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
+			fail_pair sheath "$W_ERR"
+			record sheath cps_resumed null
+			continue
+		fi
+		record_foreign sheath "wrk cps (resumption) run $r"
+		local v
+		v=$("$PY" -c '
+import json, sys
+d = json.loads(sys.argv[1])
+print((d["requests"] - d["err_status"]) / (d["duration_us"] / 1e6))' "$W_JS")
+		record sheath cps_resumed "$v" "$W_JS"
+		log "sheath: new connections with resumption run $r: $(calc "round($v)") conn/s"
+	done
+	after=$(resumed_counts)
+	local frac
+	frac=$(calc "(lambda b, a: (a[0] - b[0]) / max(1, a[1] - b[1]))([${before// /,}], [${after// /,}])")
+	record sheath resumed_fraction "$frac" "{\"before\":[${before// /,}],\"after\":[${after// /,}]}"
+	log "sheath: $(calc "round(100 * $frac, 1)")% of B's handshakes in the resumption runs were resumed"
+	(($(calc "int($frac >= 0.9)"))) || note sheath "only $(calc "round(100 * $frac, 1)")% of the handshakes of the resumption runs resumed"
+	pair_alive sheath http-resumed
+	stop_pair sheath
+	SHEATH_METRICS_PORT=
+}
+
+# resumed_counts: "RESUMED TOTAL" verified handshakes of B, from its /metrics
+resumed_counts() {
+	"$PY" - "$SHEATH_METRICS_PORT" <<'EOF'
+import sys, urllib.request
+text = urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1], timeout=5).read().decode()
+vals = {}
+for line in text.splitlines():
+    if line.startswith("#") or " " not in line:
+        continue
+    k, v = line.rsplit(" ", 1)
+    vals[k] = float(v)
+print(int(vals.get('sheath_handshakes_resumed_total{service="b"}', 0)),
+      int(vals.get('sheath_handshake_duration_seconds_count{service="b"}', 0)))
+EOF
+}
+
+# 4. memory and file descriptors per idle connection, for each count of
+# BENCH_CONNS (fresh pair each run); the metric names carry the count
+# (mem_kib_per_conn_2000, idle_ok_9000, ...).
+test_idle() {
+	local impl=$1 n
+	[[ $impl == direct ]] && return 0
+	for n in $CONNS_LIST; do
+		idle_count "$impl" "$n" || return 1
+	done
+}
+
+idle_count() { # IMPL CONNS
+	local impl=$1 CONNS=$2 r
+	for ((r = 1; r <= RUNS; r++)); do
+		start_pair "$impl" "idle$CONNS-$r" "$ECHO_PORT" || return 1
+		# warm up: short transfers, 8 at a time, so that lazy start-up
+		# allocations and the first touch of shared library pages are in
+		# "before" for every thread and process of A and B (sheath
+		# workers, HAProxy threads), not counted against the connections
+		local out w wpids=() wfail=0
+		for w in 1 2 3 4 5 6 7 8; do
+			timeout 30 "$PY" "$TOOL" sanity "$PA" 65536 20 >"$TMP/logs/warm-$impl-$w.log" 2>&1 &
+			wpids+=($!)
+		done
+		for w in "${wpids[@]}"; do wait "$w" || wfail=1; done
+		if ((wfail)); then
+			out=$(cat "$TMP"/logs/warm-"$impl"-*.log | tail -n 3)
 			fail_pair "$impl" "warm-up transfer failed: $out"
 			stop_pair "$impl"
 			return 1
@@ -778,6 +865,7 @@ test_idle() {
 		after=$("$PY" "$TOOL" procstat "$PID_A" "$PID_B")
 		pair_alive "$impl" "idle" || { stop_pids 3 "$cpid"; stop_pair "$impl"; return 1; }
 		stop_pids 3 "$cpid"
+		record "$impl" "idle_ok_$CONNS" "$ok" "{\"failed_attempts\":$failed,\"seconds\":$secs}"
 		if ((ok < CONNS)); then
 			fail_pair "$impl" "only $ok of $CONNS idle connections were established end-to-end ($failed failed attempts in ${secs}s)"
 		elif ((failed > 0)); then
@@ -792,10 +880,10 @@ print((a["rss_kib"] - b["rss_kib"]) / n, (a["pss_kib"] - b["pss_kib"]) / n, (a["
 				"$before" "$after" "$ok")
 			local rss pss fds
 			read -r rss pss fds <<<"$vals"
-			record "$impl" mem_kib_per_conn "$rss" "{\"before\":$before,\"after\":$after,\"conns\":$ok,\"seconds\":$secs}"
-			record "$impl" pss_kib_per_conn "$pss"
-			record "$impl" fds_per_conn "$fds"
-			log "$impl: idle run $r: $ok conns in ${secs}s, $(calc "round($rss, 1)") KiB RSS/conn, $(calc "round($pss, 1)") KiB PSS/conn, $fds fds/conn"
+			record "$impl" "mem_kib_per_conn_$CONNS" "$rss" "{\"before\":$before,\"after\":$after,\"conns\":$ok,\"seconds\":$secs}"
+			record "$impl" "pss_kib_per_conn_$CONNS" "$pss"
+			record "$impl" "fds_per_conn_$CONNS" "$fds"
+			log "$impl: idle run $r: $ok of $CONNS conns in ${secs}s, $(calc "round($rss, 1)") KiB RSS/conn, $(calc "round($pss, 1)") KiB PSS/conn, $fds fds/conn"
 		fi
 		stop_pair "$impl"
 	done
@@ -872,7 +960,8 @@ meta = {
     "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
     "cpu": "$("$PY" "$TOOL" cpuinfo) ($(nproc) cores)",
     "kernel": "$(uname -sr)",
-    "runs": $RUNS, "duration": $DUR, "conns": $CONNS, "quick": bool($QUICK),
+    "runs": $RUNS, "duration": $DUR, "conns": [int(n) for n in "$CONNS_LIST".split()],
+    "quick": bool($QUICK), "sheath_workers": $SHEATH_WORKERS,
     "impls": "$IMPLS".split(),
     "skipped": json.loads(sys.argv[2]),
     "versions": vers, "negotiated": neg, "physical": phys,
@@ -898,7 +987,7 @@ main() {
 	TOOL=$TMP/benchtool.py
 	SHEATH_SHA=$(sha256sum "$SHEATH" | cut -c1-16)
 	log "benchmarking a copy of $SHEATH_ORIG (sha256 $SHEATH_SHA...)"
-	log "sheath=$SHEATH runs=$RUNS duration=${DUR}s conns=$CONNS impls='$IMPLS' quick=$QUICK"
+	log "sheath=$SHEATH workers=$SHEATH_WORKERS runs=$RUNS duration=${DUR}s conns='$CONNS_LIST' impls='$IMPLS' quick=$QUICK"
 	gen_certs
 	start_backends
 	versions
