@@ -129,32 +129,32 @@ assert_identity_client1() {
 	assert_equal "$(backend_count "$BATS_TEST_TMPDIR/count")" 0
 }
 
-@test "sheath client -> openssl s_server -rev (client certificate required)" {
+# s_server_rev LINE REVERSED [S_SERVER ARGS...]: openssl s_server -rev
+# (client certificate required) behind a sheath client; LINE goes through
+# and must come back as REVERSED.
+s_server_rev() {
+	local line=$1 reversed=$2
+	shift 2
 	start_bg s_server openssl s_server -accept "$SRV_ADDR" -cert "$CERTS/server.crt" \
-		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1
+		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1 "$@"
 	wait_for_port "$SRV_PORT"
 	start_sheath_client "$SRV_PORT"
-	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello sheath\n' --expect 13 \
+	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send "$line"$'\n' --expect $((${#line} + 1)) \
 		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
 	assert_success
-	assert_output --regexp '^expect recv=13 '
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/rev.out")" 'htaehs olleh'
+	assert_output --regexp "^expect recv=$((${#line} + 1)) "
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/rev.out")" "$reversed"
+}
+
+@test "sheath client -> openssl s_server -rev (client certificate required)" {
+	s_server_rev 'hello sheath' 'htaehs olleh'
 	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" 'CN *= *client1'
 }
 
 @test "sheath client offers X25519 first, and completes with a server that only has P-256" {
-	start_bg s_server openssl s_server -accept "$SRV_ADDR" -cert "$CERTS/server.crt" \
-		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1 \
-		-groups P-256
-	wait_for_port "$SRV_PORT"
-	start_sheath_client "$SRV_PORT"
 	# one key share (X25519) that this server cannot use: it asks again
 	# (HelloRetryRequest) and the handshake completes on P-256
-	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello p256\n' --expect 11 \
-		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
-	assert_success
-	assert_output --regexp '^expect recv=11 '
-	assert_equal "$(cat "$BATS_TEST_TMPDIR/rev.out")" '652p olleh'
+	s_server_rev 'hello p256' '652p olleh' -groups P-256
 	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" '^Supported groups: '
 	grep -q '^Supported groups: x25519:secp256r1' "$BATS_TEST_TMPDIR/s_server.log" ||
 		fail "client groups not X25519 first: $(grep '^Supported groups' "$BATS_TEST_TMPDIR/s_server.log")"

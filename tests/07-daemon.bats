@@ -680,14 +680,20 @@ start_workers() {
 	wait_until 5 "2 workers" nchildren_is "$(pid_of srv)" 2
 }
 
-@test "workers = 2: two workers share the listener; kill -9 of one is logged and it is restarted" {
+# workers_pair: an echo backend, srv with 2 workers and cli; sets sup (the
+# supervisor), before (its worker pids) and w1, w2.
+workers_pair() {
 	start_backend --echo
 	start_workers
 	start_cli
-	local sup w1 w2 before
 	sup=$(pid_of srv)
 	before=$(children "$sup")
 	read -r w1 w2 <<<"$before"
+}
+
+@test "workers = 2: two workers share the listener; kill -9 of one is logged and it is restarted" {
+	local sup w1 w2 before
+	workers_pair
 	grep -q "sheath .* started .*with 2 workers" "$SRV_LOG" || fail "no supervisor start line"
 	# the workers listen, the supervisor accepts nothing itself: 8 round
 	# trips, each served by a worker
@@ -792,13 +798,8 @@ new_workers_are() {
 }
 
 @test "workers = 2: SIGTERM to one worker alone is a warning and it is restarted; SIGTERM to the whole group is a quiet stop" {
-	start_backend --echo
-	start_workers
-	start_cli
 	local sup before w1 w2
-	sup=$(pid_of srv)
-	before=$(children "$sup")
-	read -r w1 w2 <<<"$before"
+	workers_pair
 	kill -TERM "$w1"
 	wait_for_log "$SRV_LOG" "sheath\[$sup\]: warning: worker [01] \(pid $w1\) stopped; restarting it"
 	wait_until 5 "a new worker" new_workers_are "$sup" "$before" 1
