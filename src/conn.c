@@ -285,8 +285,10 @@ drain_dir(struct conn *c, struct dir *d, struct side *dst, int count_write)
 	int progress = 0;
 
 	while (buf_len(&d->buf) > 0 && dst->can_write) {
+		/* After the source's end of stream these are the last bytes:
+		 * they may wait for the FIN below and share its segment. */
 		ssize_t n = io_write(&dst->io, d->buf.data + d->buf.head,
-		    buf_len(&d->buf));
+		    buf_len(&d->buf), d->state == D_DRAIN);
 
 		if (n > 0) {
 			buf_consumed(&d->buf, (size_t)n);

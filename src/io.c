@@ -188,13 +188,14 @@ io_read(struct end *e, void *buf, size_t len)
 }
 
 ssize_t
-io_write(struct end *e, const void *buf, size_t len)
+io_write(struct end *e, const void *buf, size_t len, int fin_follows)
 {
 	ssize_t r;
 
 	if (e->tls == NULL) {
 		do
-			r = send(e->fd, buf, len, MSG_NOSIGNAL);
+			r = send(e->fd, buf, len, MSG_NOSIGNAL |
+			    (fin_follows ? MSG_MORE : 0));
 		while (r == -1 && errno == EINTR);
 		if (r >= 0)
 			return r > 0 ? r : IO_WANT_WRITE;
@@ -205,8 +206,9 @@ io_write(struct end *e, const void *buf, size_t len)
 	if (e->pending != 0 && len > e->pending)
 		len = e->pending;
 	/* Tell the kernel more records follow, so it can send them as one
-	 * segment; the last record of a write goes out without the hint. */
-	e->more = len > RECORD_MAX;
+	 * segment; the last record of a write goes out without the hint,
+	 * unless close_notify and the FIN follow it at once. */
+	e->more = len > RECORD_MAX || fin_follows;
 	r = gnutls_record_send(e->tls, buf, len);
 	e->more = 0;
 	if (r > 0) {
@@ -255,7 +257,13 @@ int
 io_shutdown_write(struct end *e)
 {
 	if (e->tls != NULL) {
-		int r = gnutls_bye(e->tls, GNUTLS_SHUT_WR);
+		int r;
+
+		/* close_notify waits for the FIN: one segment carries both
+		 * (and the last records, written with fin_follows). */
+		e->more = 1;
+		r = gnutls_bye(e->tls, GNUTLS_SHUT_WR);
+		e->more = 0;
 
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 			return tls_want(e);

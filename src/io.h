@@ -37,10 +37,14 @@ void io_attach_tls(struct end *e, gnutls_session_t s);
 /** io_read(e, buf, len): > 0 bytes read, or an IO_* code. */
 ssize_t io_read(struct end *e, void *buf, size_t len);
 
-/** io_write(e, buf, len): > 0 bytes written, or an IO_* code. After
- * IO_WANT_* on a TLS end the next call must pass at least the same bytes at
- * the same address: io_write resends exactly those (GnuTLS rule). */
-ssize_t io_write(struct end *e, const void *buf, size_t len);
+/** io_write(e, buf, len, fin_follows): > 0 bytes written, or an IO_*
+ * code. After IO_WANT_* on a TLS end the next call must pass at least the
+ * same bytes at the same address: io_write resends exactly those (GnuTLS
+ * rule). fin_follows: these are the stream's last bytes and
+ * io_shutdown_write() comes next, so the kernel may hold them (MSG_MORE)
+ * and send them in the FIN's segment. */
+ssize_t io_write(struct end *e, const void *buf, size_t len,
+    int fin_follows);
 
 /** io_pending(e): bytes poll() cannot see: decrypted by GnuTLS, or read
  * ahead and not yet parsed. */
@@ -49,8 +53,8 @@ size_t io_pending(const struct end *e);
 /** io_handshake(e): 0 when done, or an IO_* code. */
 int io_handshake(struct end *e);
 
-/** io_shutdown_write(e): close_notify (TLS) and FIN: 0 when done, or an
- * IO_* code. */
+/** io_shutdown_write(e): close_notify (TLS) and FIN, in one segment with
+ * any bytes held by fin_follows: 0 when done, or an IO_* code. */
 int io_shutdown_write(struct end *e);
 
 /** io_strerror(e): text for the last IO_ERR. */
