@@ -137,19 +137,29 @@ check_include_file() {
 	EOF
 	run "$SHEATH" -T -c "$conf"
 	assert_success
-	local def='NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192'
+	local def='NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM:+AES-128-CBC:+AES-256-CBC:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192'
 	assert_output --partial "priority = \"$def\";"
 	# the man page shows the same string, broken over lines at the colons
 	local shown
 	shown=$(sed -n '/^\.Sh TLS SETTINGS/,/^\.Ed/p' "$CONF5" | sed -n '/^NORMAL/,/^\.Ed/p' | grep -v '^\.Ed' | tr -d '\n')
 	assert_equal "$shown" "$def"
-	# and it lists the same groups as NORMAL, X25519 moved first
+	# and it enables what NORMAL does (TLS 1.2 and 1.3), only in another
+	# order: AES-128-GCM first among the ciphers, X25519 among the groups
 	run gnutls-cli --priority "$def" -l
 	assert_success
 	assert_line 'Groups: GROUP-X25519, GROUP-SECP256R1, GROUP-SECP384R1, GROUP-SECP521R1, GROUP-X448, GROUP-FFDHE2048, GROUP-FFDHE3072, GROUP-FFDHE4096, GROUP-FFDHE6144, GROUP-FFDHE8192'
-	local normal
-	normal=$(gnutls-cli --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2' -l | grep -v -e '^Groups:' -e '^Cipher suites for')
-	assert_equal "$(grep -v -e '^Groups:' -e '^Cipher suites for' <<<"$output")" "$normal"
+	assert_line 'Ciphers: AES-128-GCM, AES-256-GCM, CHACHA20-POLY1305, AES-128-CCM, AES-256-CCM, AES-128-CBC, AES-256-CBC'
+	assert_equal "$(grep -m1 -o '^TLS_[A-Z0-9_]*' <<<"$output")" TLS_AES_128_GCM_SHA256
+	local ours normal
+	ours=$(grep -v -e '^Cipher suites for' <<<"$output" | priority_set)
+	normal=$(gnutls-cli --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2' -l | grep -v -e '^Cipher suites for' | priority_set)
+	assert_equal "$ours" "$normal"
+}
+
+# priority_set: a `gnutls-cli -l` listing as a set, order left out: its
+# lines sorted, and the items of each "Name: a, b, c" line sorted.
+priority_set() {
+	awk -F': ' '/^[A-Za-z-]+: / { n = split($2, v, ", "); for (i = 1; i <= n; i++) print $1 ": " v[i]; next } { print }' | sort
 }
 
 @test "conf.d/*.conf.example: each passes -t as an include_dir file" {
