@@ -545,6 +545,14 @@ def cmd_report(rawdir, md_path, json_path):
                % (meta["date"], meta["cpu"], meta["kernel"], meta["runs"],
                   meta["duration"], " and ".join(str(n) for n in conns),
                   meta.get("sheath_workers", 1), " (BENCH_QUICK)" if meta["quick"] else ""))
+    out.append("Repetitions are interleaved: round r runs repetition r of every test "
+               "for every implementation.")
+    if meta.get("suites"):
+        out.append("Every pair offers the TLS 1.3 cipher suites `%s` in this order "
+                   "(sheath's default order; OpenSSL's own default puts AES-256-GCM first)."
+                   % meta["suites"])
+    else:
+        out.append("Each implementation offers its default TLS 1.3 cipher suites (BENCH_SUITES=openssl).")
     out.append("")
     out.append("Cells: median (min–max) over the repetitions. "
                "`n/a`: not applicable (no tunnel) or not measured.")

@@ -18,6 +18,8 @@
 #   BENCH_CONNS    idle connection counts for the memory test, each measured
 #                  with a fresh pair (default "2000 9000"; "500" when quick)
 #   BENCH_IMPLS    implementations to run (default "direct socat stunnel haproxy sheath")
+#   BENCH_TESTS    tests to run (default "idle bulk http"; http is the
+#                  connection rate, sheath's resumption rate and latency)
 #   BENCH_CIPHERS  1/0: run gnutls-cli --benchmark-ciphers (default 1; 0 when quick)
 #   BENCH_OUT      results directory (default bench/results)
 #   BENCH_KEEP=1   keep the scratch directory (configs, logs, raw output)
@@ -26,6 +28,9 @@
 #                  When set, every timed test also waits for a quiet second
 #                  first and is repeated if others disturbed it
 #   BENCH_RETRIES  repeats of a disturbed test with BENCH_WAIT_QUIET (default 3)
+#   BENCH_SUITES   "same" (default): every pair offers the TLS 1.3 suites in
+#                  sheath's default order, AES-128-GCM first; "openssl":
+#                  stunnel and HAProxy keep OpenSSL's order (AES-256-GCM first)
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,6 +49,11 @@ else
 	CIPHERS=${BENCH_CIPHERS:-1}
 fi
 IMPLS=${BENCH_IMPLS:-direct socat stunnel haproxy sheath}
+TESTS=${BENCH_TESTS:-idle bulk http}
+for t in $TESTS; do
+	case $t in idle | bulk | http) ;; *) echo "BENCH_TESTS: unknown test '$t' (idle bulk http)" >&2; exit 2 ;; esac
+done
+R_FIRST=1 R_LAST=$RUNS # the repetitions the test functions run (see main)
 # the largest idle-connection count sets the open-file needs
 CONNS=0
 for n in $CONNS_LIST; do ((n > CONNS)) && CONNS=$n; done
@@ -54,6 +64,18 @@ if [[ ${BENCH_SHEATH_RESUME:-0} == 1 ]]; then SHEATH_RESUME=true; else SHEATH_RE
 # sheath's workers per end: by default one per core, as HAProxy runs one
 # thread per core by default (BENCH_SHEATH_WORKERS=1 for a single loop).
 SHEATH_WORKERS=${BENCH_SHEATH_WORKERS:-$(nproc 2>/dev/null || echo 1)}
+# Every pair offers the TLS 1.3 cipher suites in sheath's default order
+# (AES-128-GCM first), so all of them negotiate the same cipher and the
+# columns compare the relays, not the ciphers. OpenSSL's own default puts
+# AES-256-GCM first: BENCH_SUITES=openssl keeps each peer's default.
+if [[ ${BENCH_SUITES:-same} == openssl ]]; then
+	SUITES=
+else
+	SUITES=TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256
+fi
+# the order gnutls-cli offers in the probe of B: sheath's default (as A does)
+PROBE_PRIORITY=NORMAL:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1
+[[ -z $SUITES ]] && PROBE_PRIORITY=NORMAL
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 RETRIES=${BENCH_RETRIES:-3}
@@ -411,6 +433,7 @@ verifyChain = yes
 checkHost = localhost
 sni = localhost
 sessionResume = no
+${SUITES:+ciphersuites = $SUITES}
 EOF
 		cat >"$d/B.conf" <<EOF
 foreground = yes
@@ -424,6 +447,7 @@ key = $CERTS/server.key
 CAfile = $CERTS/ca.crt
 verifyChain = yes
 requireCert = yes
+${SUITES:+ciphersuites = $SUITES}
 EOF
 		start_bg "$impl-$tag-B" "$STUNNEL" "$d/B.conf"
 		PID_B=$LAST_PID
@@ -436,7 +460,9 @@ EOF
 		local hmax=$((($(ulimit -n) - 1000) / 2))
 		((hmax > 100000)) && hmax=100000
 		local common="global
-    maxconn $hmax
+    maxconn $hmax${SUITES:+
+    ssl-default-bind-ciphersuites $SUITES
+    ssl-default-server-ciphersuites $SUITES}
 defaults
     mode tcp
     timeout connect 10s
@@ -565,7 +591,7 @@ test_sanity() {
 	log "$impl: sanity echo $out"
 	if [[ $impl != direct && $impl != socat ]] && command -v gnutls-cli >/dev/null; then
 		local desc
-		desc=$(timeout 15 gnutls-cli --x509cafile "$CERTS/ca.crt" \
+		desc=$(timeout 15 gnutls-cli --priority "$PROBE_PRIORITY" --x509cafile "$CERTS/ca.crt" \
 			--x509certfile "$CERTS/client.crt" --x509keyfile "$CERTS/client.key" \
 			--port "$PB" 127.0.0.1 </dev/null 2>&1 | sed -n 's/^- Description: //p' | head -n 1)
 		log "$impl: B negotiates $desc"
@@ -655,7 +681,7 @@ test_bulk() {
 	IPERF_PORT=$PORT
 	start_pair "$impl" bulk "$IPERF_PORT" || return 1
 	for streams in 1 4; do
-		for ((r = 1; r <= RUNS; r++)); do
+		for ((r = R_FIRST; r <= R_LAST; r++)); do
 			if ! timed bulk_once "$impl" "$streams" "$streams-$r"; then
 				fail_pair "$impl" "bulk run $r: $B_ERR"
 				record "$impl" "bulk${streams}_gbps" null
@@ -707,7 +733,7 @@ test_http() {
 		stop_pair "$impl"
 		return 1
 	fi
-	for ((r = 1; r <= RUNS; r++)); do
+	for ((r = R_FIRST; r <= R_LAST; r++)); do
 		if ! timed wrk_once "$impl" "cps-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
 			fail_pair "$impl" "$W_ERR"
 			record "$impl" cps null
@@ -727,7 +753,7 @@ print(ok / (d["duration_us"] / 1e6), errs)' "$W_JS")
 			note "$impl" "wrk -c32 Connection: close run $r: $errs errors ($W_JS)"
 		fi
 	done
-	for ((r = 1; r <= RUNS; r++)); do
+	for ((r = R_FIRST; r <= R_LAST; r++)); do
 		if ! timed wrk_once "$impl" "lat-$r" --latency -t1 -c8 -d"${DUR}s"; then
 			fail_pair "$impl" "$W_ERR"
 			record "$impl" lat_p50_ms null
@@ -766,7 +792,7 @@ test_resumed_cps() {
 	SHEATH_RESUME=$saved
 	((r == 0)) || { SHEATH_METRICS_PORT=; return 1; }
 	before=$(resumed_counts)
-	for ((r = 1; r <= RUNS; r++)); do
+	for ((r = R_FIRST; r <= R_LAST; r++)); do
 		if ! timed wrk_once sheath "cpsr-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
 			fail_pair sheath "$W_ERR"
 			record sheath cps_resumed null
@@ -821,7 +847,7 @@ test_idle() {
 
 idle_count() { # IMPL CONNS
 	local impl=$1 CONNS=$2 r
-	for ((r = 1; r <= RUNS; r++)); do
+	for ((r = R_FIRST; r <= R_LAST; r++)); do
 		start_pair "$impl" "idle$CONNS-$r" "$ECHO_PORT" || return 1
 		# warm up: short transfers, 8 at a time, so that lazy start-up
 		# allocations and the first touch of shared library pages are in
@@ -896,9 +922,7 @@ physical() {
 		log "running gnutls-cli --benchmark-ciphers (about 2 minutes; BENCH_CIPHERS=0 skips)"
 		timeout 300 gnutls-cli --benchmark-ciphers >"$TMP/logs/benchmark-ciphers.log" 2>&1
 		local neg
-		# the AEAD the B ends negotiated (AES-256-GCM with every peer here)
-		neg=$(sed -n 's/.*-(\([A-Z0-9-]*\))$/\1/p' "$RAW/negotiated.tsv" 2>/dev/null | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')
-		for name in ${neg:-} AES-256-GCM AES-128-GCM; do
+		for name in ${NEG_AEAD:-} AES-128-GCM AES-256-GCM; do
 			line=$(grep -E "^ *$name [0-9.]+ [GM]B/sec" "$TMP/logs/benchmark-ciphers.log" | head -n 1 | sed 's/^ *//')
 			[[ -n $line ]] && break
 		done
@@ -910,12 +934,13 @@ physical() {
 			fi
 		fi
 	fi
-	local ossl=""
+	local ossl="" evp=${NEG_AEAD:-AES-128-GCM}
+	evp=${evp,,}
 	if command -v openssl >/dev/null; then
-		ossl=$(timeout 20 openssl speed -evp aes-256-gcm -bytes 16384 -seconds 2 2>/dev/null |
-			awk '/^AES-256-GCM/ {sub("k","",$2); printf "%.2f", $2*1000*8/1e9}')
+		ossl=$(timeout 20 openssl speed -evp "$evp" -bytes 16384 -seconds 2 2>/dev/null |
+			awk -v n="${evp^^}" '$1 == n {sub("k","",$2); printf "%.2f", $2*1000*8/1e9}')
 	fi
-	PHYS_LINE=$line PHYS_GBPS=$gbps PHYS_NAME=$name OSSL_GBPS=$ossl
+	PHYS_LINE=$line PHYS_GBPS=$gbps PHYS_NAME=$name OSSL_GBPS=$ossl OSSL_EVP=$evp
 }
 
 versions() {
@@ -955,13 +980,14 @@ if "$PHYS_LINE":
     phys["cipher_name"] = "$PHYS_NAME"
     phys["cipher_gbps"] = float("$PHYS_GBPS")
 if "$OSSL_GBPS":
-    phys["openssl_aes256gcm_gbps"] = float("$OSSL_GBPS")
+    phys["openssl_gbps"] = float("$OSSL_GBPS")
 meta = {
     "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
     "cpu": "$("$PY" "$TOOL" cpuinfo) ($(nproc) cores)",
     "kernel": "$(uname -sr)",
     "runs": $RUNS, "duration": $DUR, "conns": [int(n) for n in "$CONNS_LIST".split()],
     "quick": bool($QUICK), "sheath_workers": $SHEATH_WORKERS,
+    "suites": "$SUITES",
     "impls": "$IMPLS".split(),
     "skipped": json.loads(sys.argv[2]),
     "versions": vers, "negotiated": neg, "physical": phys,
@@ -992,25 +1018,40 @@ main() {
 	start_backends
 	versions
 	declare -A SKIPPED=()
+	local ready=() impl t round i n
 	for impl in $IMPLS; do
 		if ! impl_available "$impl"; then
 			log "skipping $impl: $WHY"
 			SKIPPED[$impl]=$WHY
 			continue
 		fi
-		log "=== $impl"
-		wait_quiet
 		: >>"$RAW/$impl.jsonl"
 		if ! test_sanity "$impl"; then
 			FAILED=1
 			note "$impl" "FAILED: pair does not work; its other tests are skipped"
 			continue
 		fi
-		test_idle "$impl"
-		test_bulk "$impl"
-		test_http "$impl"
+		ready+=("$impl")
+	done
+	# Repetitions are interleaved: round r runs repetition r of every test
+	# for every implementation, each round starting one implementation
+	# later, so a machine that drifts (thermal, neighbours) shifts all
+	# columns alike instead of favouring whichever ran first.
+	n=${#ready[@]}
+	for ((round = 1; round <= RUNS; round++)); do
+		R_FIRST=$round R_LAST=$round
+		for ((i = 0; i < n; i++)); do
+			impl=${ready[(i + round - 1) % n]}
+			log "=== round $round of $RUNS: $impl"
+			wait_quiet
+			for t in $TESTS; do
+				"test_$t" "$impl"
+			done
+		done
 	done
 
+	# the AEAD the B ends negotiated (the same for every pair, see SUITES)
+	NEG_AEAD=$(sed -n 's/.*-(\([A-Z0-9-]*\))$/\1/p' "$RAW/negotiated.tsv" 2>/dev/null | sort | uniq -c | sort -rn | awk 'NR==1{print $2}')
 	physical
 	skipped_json="{"
 	for k in "${!SKIPPED[@]}"; do
@@ -1024,8 +1065,8 @@ main() {
 		"$PY" -c '
 import json, sys
 m = json.load(open(sys.argv[1]))
-m["physical"]["openssl_line"] = "openssl speed -evp aes-256-gcm (16 KiB blocks): %s Gbit/s" % sys.argv[2]
-json.dump(m, open(sys.argv[1], "w"), indent=2)' "$RAW/meta.json" "$OSSL_GBPS"
+m["physical"]["openssl_line"] = "openssl speed -evp %s (16 KiB blocks): %s Gbit/s" % (sys.argv[3], sys.argv[2])
+json.dump(m, open(sys.argv[1], "w"), indent=2)' "$RAW/meta.json" "$OSSL_GBPS" "$OSSL_EVP"
 	fi
 	"$PY" "$TOOL" report "$RAW" "$OUT/latest.md" "$OUT/latest.json" || die "report generation failed"
 	log "wrote $OUT/latest.md and $OUT/latest.json"
