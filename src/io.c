@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -95,7 +97,22 @@ tls_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 	while (r == -1 && errno == EINTR);
 	if (r == -1)
 		gnutls_transport_set_errno(e->tls, errno);
+	else if (e->more)
+		e->held = 1;
 	return r;
+}
+
+/* Send what MSG_MORE left in the socket: setting TCP_NODELAY (already on)
+ * pushes pending segments out. */
+static void
+flush_held(struct end *e)
+{
+	int one = 1;
+
+	if (!e->held)
+		return;
+	e->held = 0;
+	(void)setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 void
@@ -211,6 +228,7 @@ io_write(struct end *e, const void *buf, size_t len, int fin_follows)
 	e->more = len > RECORD_MAX || fin_follows;
 	r = gnutls_record_send(e->tls, buf, len);
 	e->more = 0;
+	e->held = 0;	/* the last record, or the FIN after it, pushes */
 	if (r > 0) {
 		e->pending = 0;
 		return r;
@@ -230,12 +248,29 @@ io_pending(const struct end *e)
 	    buf_len(&e->rx) : 0;
 }
 
+/* GnuTLS sends a flight's messages with one push each (a TLS 1.3 server:
+ * ServerHello, then the encrypted rest; a client: the compatibility
+ * ChangeCipherSpec, then Finished). They are held with MSG_MORE while
+ * gnutls_handshake() runs and leave together when it returns, in one
+ * segment instead of several. */
+static int
+handshake_step(struct end *e)
+{
+	int r;
+
+	e->more = 1;
+	r = gnutls_handshake(e->tls);
+	e->more = 0;
+	flush_held(e);
+	return r;
+}
+
 int
 io_handshake(struct end *e)
 {
 	for (int tries = 0; tries < 16;) {
 		unsigned long long before = e->pulled;
-		int r = gnutls_handshake(e->tls);
+		int r = handshake_step(e);
 
 		if (r == 0)
 			return 0;

@@ -25,6 +25,7 @@ struct end {
 	struct buf rx;		/* TLS: ciphertext read ahead, not yet parsed */
 	unsigned long long pulled;	/* TLS: bytes GnuTLS took from rx */
 	int more;		/* TLS: more records follow this one (MSG_MORE) */
+	int held;		/* TLS: sent with MSG_MORE, not yet pushed out */
 	int err;		/* errno or GnuTLS code of the last IO_ERR */
 	int tls_err;		/* whether err is a GnuTLS code */
 };
