@@ -115,6 +115,7 @@ RAW=$TMP/raw
 mkdir -p "$RAW" "$TMP/logs"
 STARTED=() # every PID this script started
 FAILED=0   # set when a pair did not work; the script then exits 1
+REPORTED=0 # set once the tables are written
 
 tree_pids() { # PID...: the PIDs and all their descendants
 	"$PY" - "$@" <<'EOF'
@@ -167,12 +168,13 @@ stop_pids() {
 }
 
 cleanup() {
-	local live=() p
+	local rc=$? live=() p
 	for p in "${STARTED[@]}"; do
 		kill -0 "$p" 2>/dev/null && live+=("$p")
 	done
 	((${#live[@]})) && stop_pids 3 "${live[@]}"
-	if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+	# a run that did not finish keeps its raw results (raw/*.jsonl)
+	if [[ ${BENCH_KEEP:-0} == 1 ]] || ((rc != 0 && !REPORTED)); then
 		log "scratch directory kept: $TMP"
 	else
 		rm -rf "$TMP"
@@ -921,7 +923,6 @@ physical() {
 	if ((CIPHERS)) && command -v gnutls-cli >/dev/null; then
 		log "running gnutls-cli --benchmark-ciphers (about 2 minutes; BENCH_CIPHERS=0 skips)"
 		timeout 300 gnutls-cli --benchmark-ciphers >"$TMP/logs/benchmark-ciphers.log" 2>&1
-		local neg
 		for name in ${NEG_AEAD:-} AES-128-GCM AES-256-GCM; do
 			line=$(grep -E "^ *$name [0-9.]+ [GM]B/sec" "$TMP/logs/benchmark-ciphers.log" | head -n 1 | sed 's/^ *//')
 			[[ -n $line ]] && break
@@ -929,8 +930,8 @@ physical() {
 		if [[ -n $line ]]; then
 			gbps=$(awk '{v=$2; if ($3=="MB/sec") v/=1000; print v*8}' <<<"$line")
 			name=${line%% *}
-			if [[ -n $neg && $name != "$neg" ]]; then
-				line="$line (gnutls-cli lists no $neg line)"
+			if [[ -n ${NEG_AEAD:-} && $name != "$NEG_AEAD" ]]; then
+				line="$line (gnutls-cli lists no $NEG_AEAD line)"
 			fi
 		fi
 	fi
@@ -1069,6 +1070,7 @@ m["physical"]["openssl_line"] = "openssl speed -evp %s (16 KiB blocks): %s Gbit/
 json.dump(m, open(sys.argv[1], "w"), indent=2)' "$RAW/meta.json" "$OSSL_GBPS" "$OSSL_EVP"
 	fi
 	"$PY" "$TOOL" report "$RAW" "$OUT/latest.md" "$OUT/latest.json" || die "report generation failed"
+	REPORTED=1
 	log "wrote $OUT/latest.md and $OUT/latest.json"
 	if ((FAILED)); then
 		log "FAILED: at least one pair did not work; see the notes above"
