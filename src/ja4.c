@@ -81,15 +81,28 @@ cmp_u16(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Append "xxxx,xxxx,..." for v[0..n). */
+static char
+hexdigit(unsigned v)
+{
+	return "0123456789abcdef"[v & 0xf];
+}
+
+/* Append "xxxx,xxxx,..." for v[0..n) (by hand: this runs for every
+ * ClientHello, and snprintf per item was a visible share of a resumed
+ * handshake). */
 static size_t
 hex_list(char *out, size_t cap, const uint16_t *v, size_t n)
 {
 	size_t len = 0;
 
-	for (size_t i = 0; i < n && len + 6 < cap; i++)
-		len += (size_t)snprintf(out + len, cap - len, "%s%04x",
-		    i ? "," : "", v[i]);
+	for (size_t i = 0; i < n && len + 6 < cap; i++) {
+		if (i)
+			out[len++] = ',';
+		for (int shift = 12; shift >= 0; shift -= 4)
+			out[len++] = hexdigit(v[i] >> shift);
+	}
+	if (len < cap)
+		out[len] = '\0';
 	return len;
 }
 
@@ -102,8 +115,11 @@ hash12(const char *text, size_t len, char out[13])
 		memcpy(out, "000000000000", 13);
 		return;
 	}
-	for (int i = 0; i < 6; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	for (int i = 0; i < 6; i++) {
+		out[2 * i] = hexdigit(d[i] >> 4);
+		out[2 * i + 1] = hexdigit(d[i]);
+	}
+	out[12] = '\0';
 }
 
 static const char *
@@ -118,12 +134,6 @@ version_str(unsigned v)
 	case 0x0002: return "s2";
 	}
 	return "00";
-}
-
-static char
-hexdigit(unsigned v)
-{
-	return "0123456789abcdef"[v & 0xf];
 }
 
 static int
