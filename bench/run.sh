@@ -53,7 +53,6 @@ TESTS=${BENCH_TESTS:-idle bulk http}
 for t in $TESTS; do
 	case $t in idle | bulk | http) ;; *) echo "BENCH_TESTS: unknown test '$t' (idle bulk http)" >&2; exit 2 ;; esac
 done
-R_FIRST=1 R_LAST=$RUNS # the repetitions the test functions run (see main)
 # the largest idle-connection count sets the open-file needs
 CONNS=0
 for n in $CONNS_LIST; do ((n > CONNS)) && CONNS=$n; done
@@ -982,6 +981,7 @@ if "$PHYS_LINE":
     phys["cipher_gbps"] = float("$PHYS_GBPS")
 if "$OSSL_GBPS":
     phys["openssl_gbps"] = float("$OSSL_GBPS")
+    phys["openssl_line"] = "openssl speed -evp $OSSL_EVP (16 KiB blocks): $OSSL_GBPS Gbit/s"
 meta = {
     "date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
     "cpu": "$("$PY" "$TOOL" cpuinfo) ($(nproc) cores)",
@@ -1038,6 +1038,7 @@ main() {
 	# for every implementation, each round starting one implementation
 	# later, so a machine that drifts (thermal, neighbours) shifts all
 	# columns alike instead of favouring whichever ran first.
+	# The test functions run repetitions R_FIRST..R_LAST: here one a round.
 	n=${#ready[@]}
 	for ((round = 1; round <= RUNS; round++)); do
 		R_FIRST=$round R_LAST=$round
@@ -1061,14 +1062,6 @@ main() {
 	skipped_json="${skipped_json%,}}"
 	write_meta "$skipped_json"
 	mkdir -p "$OUT"
-	# the direct-loopback 1-stream figure and the cipher rate end up in the table
-	if [[ -n ${OSSL_GBPS:-} ]]; then
-		"$PY" -c '
-import json, sys
-m = json.load(open(sys.argv[1]))
-m["physical"]["openssl_line"] = "openssl speed -evp %s (16 KiB blocks): %s Gbit/s" % (sys.argv[3], sys.argv[2])
-json.dump(m, open(sys.argv[1], "w"), indent=2)' "$RAW/meta.json" "$OSSL_GBPS" "$OSSL_EVP"
-	fi
 	"$PY" "$TOOL" report "$RAW" "$OUT/latest.md" "$OUT/latest.json" || die "report generation failed"
 	REPORTED=1
 	log "wrote $OUT/latest.md and $OUT/latest.json"
