@@ -149,6 +149,9 @@ s_server_rev() {
 @test "sheath client -> openssl s_server -rev (client certificate required)" {
 	s_server_rev 'hello sheath' 'htaehs olleh'
 	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" 'CN *= *client1'
+	# s_server takes the client's preference (OpenSSL's own would be
+	# AES-256-GCM): sheath's default priority offers AES-128-GCM first
+	wait_for_log "$BATS_TEST_TMPDIR/s_server.log" '^Ciphersuite: TLS_AES_128_GCM_SHA256'
 }
 
 @test "sheath client offers X25519 first, and completes with a server that only has P-256" {
