@@ -453,6 +453,28 @@ drop_target_fd(struct conn *c)
 
 static void side_event(void *arg, short revents);
 
+/* Whether sheath writes on the connect side as soon as it is up: a TLS
+ * ClientHello, a PROXY header, or bytes already received from the
+ * accepted side. */
+static int
+speaks_first(const struct conn *c)
+{
+	return c->svc->connect_tls != NULL ||
+	    sconf(c)->proxy_protocol != PROXY_OFF || io_pending(&c->a.io) > 0;
+}
+
+/* The last ACK of the TCP handshake may then wait for those first bytes
+ * and travel with them: one segment less per connection. Only then: the
+ * kernel holds that ACK up to 200 ms, and a server that speaks first
+ * could not accept before it arrives. */
+static void
+delay_handshake_ack(int fd)
+{
+	int zero = 0;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
+}
+
 /* Try connect addresses in order from c->target + 1. Returns 0 while a
  * connect is under way, -1 when none is left (c is closed). */
 static int
@@ -469,9 +491,12 @@ next_target(struct conn *c)
 				listener_fds_exhausted(sconf(c)->name);
 			continue;
 		}
-		if (sa->ss.ss_family != AF_UNIX)
+		if (sa->ss.ss_family != AF_UNIX) {
 			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 			    sizeof(one));
+			if (speaks_first(c))
+				delay_handshake_ack(fd);
+		}
 		c->b.io.fd = fd;
 		c->b.can_write = 0;
 		loop_add(&c->b.slot, fd, POLLOUT, side_event, &c->b);
@@ -737,8 +762,14 @@ conn_run(struct conn *c)
 			break;
 		}
 	}
-	if (r == 0)
-		update_interest(c);	/* r < 0: c is gone */
+	if (r < 0)
+		return;		/* c is gone */
+	/* A finished handshake's last flight waited for the first records
+	 * (a client's Finished and its first data share a segment); nothing
+	 * more comes before the next event. */
+	io_flush(&c->a.io);
+	io_flush(&c->b.io);
+	update_interest(c);
 }
 
 static void

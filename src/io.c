@@ -104,8 +104,8 @@ tls_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 
 /* Send what MSG_MORE left in the socket: setting TCP_NODELAY (already on)
  * pushes pending segments out. */
-static void
-flush_held(struct end *e)
+void
+io_flush(struct end *e)
 {
 	int one = 1;
 
@@ -252,7 +252,9 @@ io_pending(const struct end *e)
  * ServerHello, then the encrypted rest; a client: the compatibility
  * ChangeCipherSpec, then Finished). They are held with MSG_MORE while
  * gnutls_handshake() runs and leave together when it returns, in one
- * segment instead of several. */
+ * segment instead of several. The last flight (a client's Finished, a
+ * server's session tickets) stays held for the caller's first record
+ * or io_flush(). */
 static int
 handshake_step(struct end *e)
 {
@@ -261,7 +263,8 @@ handshake_step(struct end *e)
 	e->more = 1;
 	r = gnutls_handshake(e->tls);
 	e->more = 0;
-	flush_held(e);
+	if (r != 0)
+		io_flush(e);
 	return r;
 }
 
@@ -344,4 +347,5 @@ io_close(struct end *e, int reset)
 		e->fd = -1;
 	}
 	e->pending = 0;
+	e->held = 0;
 }

@@ -51,8 +51,13 @@ ssize_t io_write(struct end *e, const void *buf, size_t len,
  * ahead and not yet parsed. */
 size_t io_pending(const struct end *e);
 
-/** io_handshake(e): 0 when done, or an IO_* code. */
+/** io_handshake(e): 0 when done, or an IO_* code. When done, the last
+ * flight may still be held: it leaves with the next io_write(), or at
+ * io_flush(), which must come before the caller waits for events. */
 int io_handshake(struct end *e);
+
+/** io_flush(e): push out records held with MSG_MORE. */
+void io_flush(struct end *e);
 
 /** io_shutdown_write(e): close_notify (TLS) and FIN, in one segment with
  * any bytes held by fin_follows: 0 when done, or an IO_* code. */

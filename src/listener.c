@@ -143,7 +143,7 @@ accept_event(void *arg, short revents)
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(s->lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		int64_t total, mine;
 
 		if (fd == -1) {
@@ -180,9 +180,6 @@ accept_event(void *arg, short revents)
 			    total >= global_max ? global_max : limit);
 			continue;
 		}
-		if (ss.ss_family != AF_UNIX)
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			    sizeof(one));
 		conn_start(s, fd, (struct sockaddr *)&ss, len);
 	}
 }
@@ -197,6 +194,13 @@ listener_watch(struct service *s)
 	loop_add(&s->lslot, s->lfd, POLLIN, accept_event, s);
 	if (getsockname(s->lfd, (struct sockaddr *)&ss, &len) == -1)
 		len = 0;
+	if (ss.ss_family != AF_UNIX && len > 0) {
+		int one = 1;
+
+		/* Accepted sockets inherit it (also from a socket systemd
+		 * passed): no setsockopt per connection. */
+		setsockopt(s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
 	if (ss.ss_family == AF_UNIX)
 		snprintf(addr, sizeof(addr), "unix:%s",
 		    s->conf->accept_addr.path);
