@@ -287,6 +287,50 @@ stop_sheath() {
 	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv.log" srv 2)" yes
 }
 
+# default_priority: the priority string sheath uses when none is set.
+default_priority() {
+	local conf="$BATS_TEST_TMPDIR/prio.conf"
+	write_conf "$conf" "$(server_svc prio 127.0.0.1:1 127.0.0.1:2)"
+	"$SHEATH" -T -c "$conf" | sed -n 's/^ *priority = "\(.*\)";$/\1/p' | head -n 1
+}
+
+# s_client_resumed PORT: a full handshake, then a resumption of its session,
+# by an openssl s_client that allows resumption without (EC)DHE (psk_ke);
+# prints the second connection's summary lines.
+s_client_resumed() {
+	local sess="$BATS_TEST_TMPDIR/sess-$1.pem" i
+	for i in 1 2; do
+		# The session ticket comes after the handshake: stay a moment.
+		(printf 'ping'; sleep 1) | timeout 20 openssl s_client -connect "127.0.0.1:$1" \
+			-tls1_3 -allow_no_dhe_kex -CAfile "$CERTS/ca.crt" -cert "$CERTS/client.crt" \
+			-key "$CERTS/client.key" $([[ $i == 1 ]] && echo -sess_out || echo -sess_in) "$sess" \
+			>"$BATS_TEST_TMPDIR/s_client-$1-$i.out" 2>&1
+	done
+	grep -E '^(New|Reused),|Temp Key' "$BATS_TEST_TMPDIR/s_client-$1-2.out"
+}
+
+@test "resumption keeps its (EC)DHE exchange even for a client that allows psk_ke; priority :+PSK opts out" {
+	start_backend
+	local def
+	def=$(default_priority)
+	[[ $def == NORMAL:* ]]
+	start_srv srv "$SRV_ADDR"
+	start_srv srv2 "$SRV2_ADDR" priority="$def:+PSK"
+	# default: resumed, and the server still sent an X25519 key share, so
+	# the resumed session is forward-secret
+	run s_client_resumed "$SRV_PORT"
+	assert_line --regexp '^Reused, TLSv1.3'
+	assert_line --partial 'Server Temp Key: X25519'
+	wait_conn_line "$BATS_TEST_TMPDIR/srv.log" srv 2
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv.log" srv 2)" yes
+	# opted in: resumed without any key exchange
+	run s_client_resumed "$SRV2_PORT"
+	assert_line --regexp '^Reused, TLSv1.3'
+	refute_line --partial 'Temp Key'
+	wait_conn_line "$BATS_TEST_TMPDIR/srv2.log" srv2 2
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv2.log" srv2 2)" yes
+}
+
 @test "resumption: a session from server A resumes on server B sharing ticket_key_file" {
 	head -c 64 /dev/urandom >"$BATS_TEST_TMPDIR/tickets.key"
 	chmod 600 "$BATS_TEST_TMPDIR/tickets.key"
