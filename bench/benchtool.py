@@ -429,6 +429,9 @@ METRICS = [
     ("cps", "New connections/s (full TLS handshake each)", "conn/s", "higher", 0),
     ("cps_resumed", "New connections/s with session resumption (sheath only)", "conn/s", "higher", 0),
     ("resumed_fraction", "Share of those handshakes that resumed (B's /metrics)", "", "higher", 3),
+    ("cps_resumed_psk_ke", "New connections/s, resumption without (EC)DHE (opt-in `priority` +PSK, no forward secrecy; sheath only)", "conn/s", "higher", 0),
+    ("resumed_psk_ke_fraction", "Share of those handshakes that resumed (B's /metrics)", "", "higher", 3),
+    ("segs_per_conn", "TCP segments sent per request in the new-connection test (all hops)", "segments", "lower", 1),
     ("lat_p50_ms", "Keep-alive request latency p50", "ms", "lower", 3),
     ("lat_p99_ms", "Keep-alive request latency p99", "ms", "lower", 3),
     ("ka_rps", "Keep-alive requests/s (same run)", "req/s", "higher", 0),
@@ -586,7 +589,8 @@ def cmd_report(rawdir, md_path, json_path):
     out.append("|---|---|---|---|---|")
     for key, label, unit, better, dec in metrics:
         if key in ("bulk1_frac_direct", "foreign_cpu_pct", "cps_resumed",
-                   "resumed_fraction") or key.startswith("idle_ok_"):
+                   "resumed_fraction", "cps_resumed_psk_ke",
+                   "resumed_psk_ke_fraction") or key.startswith("idle_ok_"):
             continue
         row = [label, better]
         for peer in ("stunnel", "haproxy", "socat"):
@@ -623,6 +627,12 @@ def cmd_report(rawdir, md_path, json_path):
         shown = "%.0f" % v if peer is None else "%.2f (%s)" % (v, what)
         out.append("| %s | %s | %s |" % (label, shown, "yes" if met else "**no**"))
     out.append("")
+    full, nodhe = med("sheath", "cps"), med("sheath", "cps_resumed_psk_ke")
+    if full and nodhe:
+        out.append("Not a target, for comparison: resumption without (EC)DHE (opt-in, "
+                   "resumed sessions lose forward secrecy) = %.2fx sheath's own "
+                   "full-handshake rate." % (nodhe / full))
+        out.append("")
     # physical limits
     phys = meta.get("physical", {})
     out.append("Physical limits on this machine:")

@@ -60,6 +60,7 @@ for n in $CONNS_LIST; do ((n > CONNS)) && CONNS=$n; done
 # and HAProxy's no-ssl-reuse below; BENCH_SHEATH_RESUME=1 measures sheath
 # with session resumption instead.
 if [[ ${BENCH_SHEATH_RESUME:-0} == 1 ]]; then SHEATH_RESUME=true; else SHEATH_RESUME=false; fi
+SHEATH_EXTRA=	# more service keys for both ends of a sheath pair
 # sheath's workers per end: by default one per core, as HAProxy runs one
 # thread per core by default (BENCH_SHEATH_WORKERS=1 for a single loop).
 SHEATH_WORKERS=${BENCH_SHEATH_WORKERS:-$(nproc 2>/dev/null || echo 1)}
@@ -506,7 +507,7 @@ $maxc
 services = (
   { name = "a"; mode = "client"; accept = "127.0.0.1:$PA"; connect = "127.0.0.1:$PB";
     cert = "$CERTS/client.crt"; key = "$CERTS/client.key"; ca = "$CERTS/ca.crt";
-    session_resumption = $SHEATH_RESUME; }
+    session_resumption = $SHEATH_RESUME; $SHEATH_EXTRA }
 );
 EOF
 		cat >"$d/B.conf" <<EOF
@@ -518,7 +519,7 @@ $mline
 services = (
   { name = "b"; mode = "server"; accept = "127.0.0.1:$PB"; connect = "127.0.0.1:$backend";
     cert = "$CERTS/server.crt"; key = "$CERTS/server.key"; ca = "$CERTS/ca.crt";
-    verify = "require"; session_resumption = $SHEATH_RESUME; }
+    verify = "require"; session_resumption = $SHEATH_RESUME; $SHEATH_EXTRA }
 );
 EOF
 		"$SHEATH" -c "$d/A.conf" -t >"$TMP/logs/$impl-$tag-check.log" 2>&1 &&
@@ -735,21 +736,25 @@ test_http() {
 		return 1
 	fi
 	for ((r = R_FIRST; r <= R_LAST; r++)); do
+		local segs0 segs1
+		segs0=$(tcp_out_segs)
 		if ! timed wrk_once "$impl" "cps-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
 			fail_pair "$impl" "$W_ERR"
 			record "$impl" cps null
 			continue
 		fi
+		segs1=$(tcp_out_segs)
 		record_foreign "$impl" "wrk cps run $r"
-		local v errs
-		read -r v errs < <("$PY" -c '
+		local v errs spc
+		read -r v errs spc < <("$PY" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 ok = d["requests"] - d["err_status"]
 errs = d["err_connect"] + d["err_read"] + d["err_write"] + d["err_status"] + d["err_timeout"]
-print(ok / (d["duration_us"] / 1e6), errs)' "$W_JS")
+print(ok / (d["duration_us"] / 1e6), errs, (int(sys.argv[3]) - int(sys.argv[2])) / max(1, d["requests"]))' "$W_JS" "$segs0" "$segs1")
 		record "$impl" cps "$v" "$W_JS"
-		log "$impl: new connections run $r: $(calc "round($v)") conn/s ($errs errors)"
+		record "$impl" segs_per_conn "$spc"
+		log "$impl: new connections run $r: $(calc "round($v)") conn/s ($errs errors, $(calc "round($spc, 1)") TCP segments per request)"
 		if [[ $errs != 0 ]]; then
 			note "$impl" "wrk -c32 Connection: close run $r: $errs errors ($W_JS)"
 		fi
@@ -782,41 +787,63 @@ print(d["p50_us"] / 1000, d["p99_us"] / 1000, d["requests"] / (d["duration_us"] 
 # 2b. sheath only: the connection rate again, now with session resumption
 # (tickets from B, a session cache in A), in the same run as the full-
 # handshake rate it is compared with. B's /metrics says how many of the
-# handshakes really resumed.
+# handshakes really resumed. Then once more with resumption that skips the
+# (EC)DHE exchange (psk_ke): an opt-in through `priority` that gives up
+# forward secrecy for resumed sessions, measured to show what that costs.
 test_resumed_cps() {
-	local r saved=$SHEATH_RESUME before after
+	run_resumed_cps cps_resumed resumed_fraction http-resumed "" ||
+		return 1
+	run_resumed_cps cps_resumed_psk_ke resumed_psk_ke_fraction \
+		http-resumed-psk-ke "priority = \"$PSK_KE_PRIORITY\";"
+}
+
+# sheath's default priority (sheath.conf(5)) with the plain PSK key exchange
+# appended, so that a resumption skips (EC)DHE: how a user opts in.
+PSK_KE_PRIORITY="NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:+AES-128-CCM:+AES-256-CCM:+AES-128-CBC:+AES-256-CBC:-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192:+PSK"
+
+# run_resumed_cps METRIC FRACTION_METRIC TAG EXTRA_KEYS
+run_resumed_cps() {
+	local metric=$1 fmetric=$2 tag=$3 r saved=$SHEATH_RESUME before after
 	next_port
 	SHEATH_METRICS_PORT=$PORT
 	SHEATH_RESUME=true
-	start_pair sheath http-resumed "$NGINX_PORT"
+	SHEATH_EXTRA=$4
+	start_pair sheath "$tag" "$NGINX_PORT"
 	r=$?
 	SHEATH_RESUME=$saved
+	SHEATH_EXTRA=
 	((r == 0)) || { SHEATH_METRICS_PORT=; return 1; }
 	before=$(resumed_counts)
 	for ((r = R_FIRST; r <= R_LAST; r++)); do
-		if ! timed wrk_once sheath "cpsr-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
+		if ! timed wrk_once sheath "$tag-$r" -t2 -c32 -d"${DUR}s" -H 'Connection: close'; then
 			fail_pair sheath "$W_ERR"
-			record sheath cps_resumed null
+			record sheath "$metric" null
 			continue
 		fi
-		record_foreign sheath "wrk cps (resumption) run $r"
+		record_foreign sheath "wrk cps ($tag) run $r"
 		local v
 		v=$("$PY" -c '
 import json, sys
 d = json.loads(sys.argv[1])
 print((d["requests"] - d["err_status"]) / (d["duration_us"] / 1e6))' "$W_JS")
-		record sheath cps_resumed "$v" "$W_JS"
-		log "sheath: new connections with resumption run $r: $(calc "round($v)") conn/s"
+		record sheath "$metric" "$v" "$W_JS"
+		log "sheath: new connections ($tag) run $r: $(calc "round($v)") conn/s"
 	done
 	after=$(resumed_counts)
 	local frac
 	frac=$(calc "(lambda b, a: (a[0] - b[0]) / max(1, a[1] - b[1]))([${before// /,}], [${after// /,}])")
-	record sheath resumed_fraction "$frac" "{\"before\":[${before// /,}],\"after\":[${after// /,}]}"
-	log "sheath: $(calc "round(100 * $frac, 1)")% of B's handshakes in the resumption runs were resumed"
-	(($(calc "int($frac >= 0.9)"))) || note sheath "only $(calc "round(100 * $frac, 1)")% of the handshakes of the resumption runs resumed"
-	pair_alive sheath http-resumed
+	record sheath "$fmetric" "$frac" "{\"before\":[${before// /,}],\"after\":[${after// /,}]}"
+	log "sheath: $(calc "round(100 * $frac, 1)")% of B's handshakes in the $tag runs were resumed"
+	(($(calc "int($frac >= 0.9)"))) || note sheath "only $(calc "round(100 * $frac, 1)")% of the handshakes of the $tag runs resumed"
+	pair_alive sheath "$tag"
 	stop_pair sheath
 	SHEATH_METRICS_PORT=
+}
+
+# tcp_out_segs: TCP segments this host has sent so far (all sockets; the
+# machine is quiet during a test, and loopback carries only the test).
+tcp_out_segs() {
+	awk '$1 == "Tcp:" && $2 ~ /^[0-9]+$/ { print $12; exit }' /proc/net/snmp
 }
 
 # resumed_counts: "RESUMED TOTAL" verified handshakes of B, from its /metrics
