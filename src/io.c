@@ -310,6 +310,7 @@ io_shutdown_write(struct end *e)
 	}
 	if (shutdown(e->fd, SHUT_WR) == -1 && errno != ENOTCONN)
 		return sys_fail(e);
+	e->held = 0;	/* the FIN pushed it all */
 	return 0;
 }
 
