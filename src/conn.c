@@ -483,7 +483,7 @@ next_target(struct conn *c)
 	while (++c->target < c->svc->ntargets) {
 		const struct sockaddr_any *sa = &c->svc->targets[c->target].sa;
 		int fd = socket(sa->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0), one = 1, r;
+		    SOCK_CLOEXEC, 0), r;
 
 		if (fd == -1) {
 			c->last_errno = errno;
@@ -492,8 +492,7 @@ next_target(struct conn *c)
 			continue;
 		}
 		if (sa->ss.ss_family != AF_UNIX) {
-			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-			    sizeof(one));
+			tcp_nodelay(fd);
 			if (speaks_first(c))
 				delay_handshake_ack(fd);
 		}

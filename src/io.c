@@ -2,12 +2,11 @@
  * many return conventions into the IO_* codes of io.h. */
 #include "autoconfig.h"
 #include "io.h"
+#include "util.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -107,12 +106,10 @@ tls_push(gnutls_transport_ptr_t p, const giovec_t *iov, int iovcnt)
 void
 io_flush(struct end *e)
 {
-	int one = 1;
-
 	if (!e->held)
 		return;
 	e->held = 0;
-	(void)setsockopt(e->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	tcp_nodelay(e->fd);
 }
 
 void

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -194,13 +193,10 @@ listener_watch(struct service *s)
 	loop_add(&s->lslot, s->lfd, POLLIN, accept_event, s);
 	if (getsockname(s->lfd, (struct sockaddr *)&ss, &len) == -1)
 		len = 0;
-	if (ss.ss_family != AF_UNIX && len > 0) {
-		int one = 1;
-
-		/* Accepted sockets inherit it (also from a socket systemd
-		 * passed): no setsockopt per connection. */
-		setsockopt(s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
+	/* Accepted sockets inherit TCP_NODELAY (also from a socket systemd
+	 * passed): no setsockopt per connection. */
+	if (ss.ss_family != AF_UNIX && len > 0)
+		tcp_nodelay(s->lfd);
 	if (ss.ss_family == AF_UNIX)
 		snprintf(addr, sizeof(addr), "unix:%s",
 		    s->conf->accept_addr.path);

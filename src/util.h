@@ -33,4 +33,9 @@ int64_t now_ms(void);
 /** set_nonblock_cloexec(fd): O_NONBLOCK + FD_CLOEXEC; -1 on error. */
 int set_nonblock_cloexec(int fd);
 
+/** tcp_nodelay(fd): TCP_NODELAY on; on a socket that already has it, this
+ * also pushes out what MSG_MORE held back. Errors are ignored (a unix
+ * socket has no such option). */
+void tcp_nodelay(int fd);
+
 #endif
