@@ -889,6 +889,32 @@ test_idle() {
 	done
 }
 
+# idle_client IMPL CONNS TAG: start the idle client against A and wait for
+# its "ready" line: sets IDLE_READY and IDLE_PID (the client, still holding
+# its connections), or IDLE_WHY and returns 1 (the client is then stopped).
+idle_client() {
+	local impl=$1 conns=$2 tag=$3 tmo=$((60 + $2 / 50))
+	local log="$TMP/logs/idle$conns-$impl-$tag.log" pid deadline st
+	start_bg "idle$conns-$impl-$tag" "$PY" "$TOOL" idle "$PA" "$conns" "$tmo"
+	pid=$LAST_PID deadline=$((SECONDS + tmo + 15))
+	while ! grep -q '^ready' "$log" 2>/dev/null; do
+		kill -0 "$pid" 2>/dev/null && ((SECONDS <= deadline)) || break
+		sleep 0.1
+	done
+	IDLE_READY=$(grep '^ready' "$log" 2>/dev/null) IDLE_PID=$pid IDLE_WHY=
+	[[ -n $IDLE_READY ]] && return 0
+	if kill -0 "$pid" 2>/dev/null; then
+		IDLE_WHY="no ready line within $((tmo + 15)) s"
+		stop_pids 3 "$pid"
+	else
+		st=0
+		wait "$pid" 2>/dev/null || st=$?
+		IDLE_WHY="the client exited with status $st"
+	fi
+	IDLE_WHY+=" (log: $(tail -n 3 "$log" | tr '\n' ' '))"
+	return 1
+}
+
 idle_count() { # IMPL CONNS
 	local impl=$1 CONNS=$2 r
 	for ((r = R_FIRST; r <= R_LAST; r++)); do
@@ -912,23 +938,19 @@ idle_count() { # IMPL CONNS
 		sleep 0.2
 		local before after
 		before=$("$PY" "$TOOL" procstat "$PID_A" "$PID_B")
-		local tmo=$((60 + CONNS / 50))
-		start_bg "idle-$impl-$r" "$PY" "$TOOL" idle "$PA" "$CONNS" "$tmo"
-		local cpid=$LAST_PID deadline=$((SECONDS + tmo + 15))
-		while ! grep -q '^ready' "$TMP/logs/idle-$impl-$r.log" 2>/dev/null; do
-			if ! kill -0 "$cpid" 2>/dev/null || ((SECONDS > deadline)); then
-				break
+		# A client that ends without a result (seen once in many runs,
+		# with an empty log) is started once more, with a note.
+		local ready cpid try
+		for try in 1 2; do
+			idle_client "$impl" "$CONNS" "$r-$try" && break
+			if ((try == 2)); then
+				fail_pair "$impl" "idle client gave no result twice: $IDLE_WHY"
+				stop_pair "$impl"
+				return 1
 			fi
-			sleep 0.1
+			note "$impl" "idle run $r ($CONNS): $IDLE_WHY; started again"
 		done
-		local ready
-		ready=$(grep '^ready' "$TMP/logs/idle-$impl-$r.log" 2>/dev/null)
-		if [[ -z $ready ]]; then
-			fail_pair "$impl" "idle client gave no result: $(tail -n 3 "$TMP/logs/idle-$impl-$r.log")"
-			stop_pids 3 "$cpid"
-			stop_pair "$impl"
-			return 1
-		fi
+		ready=$IDLE_READY cpid=$IDLE_PID
 		local _ ok failed secs
 		read -r _ ok failed secs <<<"$ready"
 		sleep 0.5 # let the last allocations settle
