@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 static const double buckets[] = { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 	0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
@@ -27,15 +28,26 @@ struct svc_counters {
 	uint64_t hs_resumed;
 };
 
+/* The open connections of one worker process, so that the supervisor can
+ * take them off the shared gauges when the worker dies without ending
+ * them (SIGKILL, OOM killer, crash). */
+struct proc_counts {
+	pid_t pid;		/* 0: free */
+	int64_t total;
+	int64_t active[METRICS_MAX_SERVICES];
+};
+
 struct table {
 	double start_time;
 	int64_t total_active;
 	uint64_t reloads_ok, reloads_failed;
 	int last_reload_ok;
 	struct svc_counters svc[METRICS_MAX_SERVICES];
+	struct proc_counts proc[METRICS_MAX_PROCS];
 };
 
 static struct table *t;
+static struct proc_counts *mine;	/* this worker's, or NULL */
 
 static const char *const outcome_names[OUT_COUNT] = { "closed",
 	"truncated", "timeout", "rejected", "backend", "error" };
@@ -66,6 +78,51 @@ metrics_init(void)
 }
 
 int
+metrics_worker_start(void)
+{
+	pid_t self = getpid();
+
+	if (t == NULL)
+		return 0;
+	for (int i = 0; i < METRICS_MAX_PROCS; i++) {
+		pid_t free_pid = 0;
+
+		if (__atomic_compare_exchange_n(&t->proc[i].pid, &free_pid,
+		    self, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+			mine = &t->proc[i];
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int64_t
+metrics_worker_gone(pid_t pid)
+{
+	struct proc_counts *p = NULL;
+	int64_t lost;
+
+	if (t == NULL || pid <= 0)
+		return 0;
+	for (int i = 0; i < METRICS_MAX_PROCS && p == NULL; i++)
+		if (LOAD(&t->proc[i].pid) == pid)
+			p = &t->proc[i];
+	if (p == NULL)
+		return 0;
+	/* The process is dead: nothing else writes its entry now. */
+	lost = p->total;
+	for (int i = 0; i < METRICS_MAX_SERVICES; i++)
+		if (p->active[i] != 0) {
+			ADD(&t->svc[i].active, -p->active[i]);
+			p->active[i] = 0;
+		}
+	ADD(&t->total_active, -lost);
+	p->total = 0;
+	__atomic_store_n(&p->pid, 0, __ATOMIC_SEQ_CST);
+	return lost;
+}
+
+int
 metrics_slot(const char *name)
 {
 	if (t == NULL)
@@ -90,6 +147,10 @@ metrics_accepted(int slot)
 	ADD(&t->svc[slot].accepted, 1);
 	ADD(&t->svc[slot].active, 1);
 	ADD(&t->total_active, 1);
+	if (mine != NULL) {
+		ADD(&mine->active[slot], 1);
+		ADD(&mine->total, 1);
+	}
 }
 
 enum reject_reason
@@ -127,6 +188,10 @@ metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
 	s = &t->svc[slot];
 	ADD(&s->active, -1);
 	ADD(&t->total_active, -1);
+	if (mine != NULL) {
+		ADD(&mine->active[slot], -1);
+		ADD(&mine->total, -1);
+	}
 	ADD(&s->ended[o], 1);
 	ADD(&s->bytes_in, in);
 	ADD(&s->bytes_out, out);

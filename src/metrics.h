@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /* How a connection ended (the `end=` of the log line). */
 enum outcome { OUT_CLOSED, OUT_TRUNCATED, OUT_TIMEOUT, OUT_REJECTED,
@@ -17,9 +18,21 @@ enum reject_reason { REJ_NO_CERT, REJ_UNTRUSTED, REJ_EXPIRED, REJ_REVOKED,
 	REJ_COUNT };
 
 #define METRICS_MAX_SERVICES 256
+#define METRICS_MAX_PROCS 64	/* workers, current and retired, at once */
 
 /** metrics_init(): map the shared table; call once before forking. */
 int metrics_init(void);
+
+/** metrics_worker_start(): in a worker, before it accepts: keep this
+ * process's open connections apart too, so they can be taken off the shared
+ * counts if it dies. -1 when METRICS_MAX_PROCS are taken (its connections
+ * then cannot be corrected). */
+int metrics_worker_start(void);
+
+/** metrics_worker_gone(pid): in the supervisor, once worker PID has been
+ * reaped: take the connections it still counted off the shared counts;
+ * returns how many there were. */
+int64_t metrics_worker_gone(pid_t pid);
 
 /** metrics_slot(name): the table slot for a service name (assigned on first
  * use; names keep their slot across reloads), or -1 when full. */

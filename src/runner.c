@@ -329,6 +329,10 @@ runner_serve(enum role r)
 		log_err("worker: cannot set up signal handling: %m");
 		return 1;
 	}
+	if (role == ROLE_WORKER && metrics_worker_start() == -1)
+		log_warn("worker %ld: more than %d workers at once; if it "
+		    "dies, its connections stay counted as open",
+		    (long)getpid(), METRICS_MAX_PROCS);
 	if (daemon_drop_privileges(c->user, c->group, c->chroot,
 	    stderr) == -1) {
 		log_err("cannot drop privileges");

@@ -12,6 +12,7 @@
 #include "supervisor.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "runner.h"
 #include "sysd.h"
 #include "util.h"
@@ -19,6 +20,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -87,6 +89,19 @@ children_left(void)
 	return n;
 }
 
+/* How a worker ended, for the log: "killed by signal 9", ... */
+static void
+describe_exit(int status, char *buf, size_t len)
+{
+	if (WIFSIGNALED(status))
+		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
+	else if (WEXITSTATUS(status) == 0)
+		snprintf(buf, len, "stopped");
+	else
+		snprintf(buf, len, "exited with status %d",
+		    WEXITSTATUS(status));
+}
+
 static void
 reap(int stopping)
 {
@@ -94,12 +109,24 @@ reap(int stopping)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		/* Connections a dead worker never ended leave the shared
+		 * gauges and the max_connections counts now. */
+		int64_t lost = metrics_worker_gone(pid);
+		char how[48], with[64] = "";
 		int found = 0;
 
+		describe_exit(status, how, sizeof(how));
+		if (lost > 0)
+			snprintf(with, sizeof(with), " with %lld open "
+			    "connection%s", (long long)lost, lost == 1 ? "" :
+			    "s");
 		for (size_t i = 0; i < nretired; i++)
 			if (retired[i] == pid) {
 				retired[i] = retired[--nretired];
 				found = 1;
+				if (lost > 0 || WIFSIGNALED(status))
+					log_err("retired worker (pid %ld) %s%s",
+					    (long)pid, how, with);
 				break;
 			}
 		for (int i = 0; i < nworkers && !found; i++) {
@@ -109,20 +136,21 @@ reap(int stopping)
 				continue;
 			found = 1;
 			workers[i].pid = 0;
-			if (stopping)
+			if (stopping) {
+				if (lost > 0)
+					log_err("worker %d (pid %ld) %s%s", i,
+					    (long)pid, how, with);
 				break;
-			if (WIFSIGNALED(status))
-				log_err("worker %d (pid %ld) killed by signal "
-				    "%d; restarting it", i, (long)pid,
-				    WTERMSIG(status));
-			else if (WEXITSTATUS(status) == 0)
-				/* Stopped by a signal sent to it alone. */
-				log_warn("worker %d (pid %ld) stopped; "
-				    "restarting it", i, (long)pid);
+			}
+			/* Exit status 0: stopped by a signal sent to it
+			 * alone. */
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+			    lost == 0)
+				log_warn("worker %d (pid %ld) %s; restarting "
+				    "it", i, (long)pid, how);
 			else
-				log_err("worker %d (pid %ld) exited with "
-				    "status %d; restarting it", i, (long)pid,
-				    WEXITSTATUS(status));
+				log_err("worker %d (pid %ld) %s%s; restarting "
+				    "it", i, (long)pid, how, with);
 			/* One that dies at once is restarted after a
 			 * pause, never in a tight loop. */
 			workers[i].restart_at = now - workers[i].started <

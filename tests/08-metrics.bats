@@ -440,6 +440,45 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 	done
 }
 
+@test "workers = 2: workers killed while holding connections: the gauge drops to 0, max_connections admits again, the log says how many" {
+	start_backend
+	start_cli
+	CONF_GLOBALS='workers = 2;' start_srv max_connections=3
+	wait_sheath_ready srv 2
+	local st=$BATS_TEST_TMPDIR/held.state stop=$BATS_TEST_TMPDIR/held.stop
+	start_bg held "$PY" "$TOOLS/hold-conns.py" --connect "$CLI_ADDR" --max 3 --probe-timeout 5 \
+		--state-file "$st" --stop-file "$stop" --timeout 60
+	wait_for_file "$st" 20
+	assert_equal "$(kv held "$(cat "$st")")" 3
+	scrape
+	assert_metric 'sheath_connections_active{service="srv"}' 3
+	# the limit counts them: a fourth is refused
+	run tls_client client
+	[[ $(kv recv "$output") != 3000 ]] || fail "a fourth connection was served: $output"
+	wait_until 5 "the refusal in the log" grep -q 'connection limit reached (3)' "$SRV_LOG"
+
+	local workers
+	workers=$(pgrep -P "$(pid_of srv)" | tr '\n' ' ')
+	[[ $(wc -w <<<"$workers") == 2 ]] || fail "workers: $workers"
+	# shellcheck disable=SC2086
+	kill -KILL $workers
+	wait_until 10 "both deaths logged" eval '(($(grep -c "killed by signal 9" "$SRV_LOG") == 2))'
+	wait_until 10 "two new workers" eval '(($(pgrep -P "$(pid_of srv)" | wc -l) == 2))'
+	wait_until 10 "the gauge at 0" eval \
+		'scrape && [[ $(metric "sheath_connections_active{service=\"srv\"}") == 0 ]]'
+	# and the limit admits new connections again
+	run tls_client client
+	assert_success
+	assert_equal "$(kv recv "$output")" 3000
+	grep 'killed by signal 9' "$SRV_LOG"
+	# the log says how many connections each took with it: 3 in all
+	local lost
+	lost=$(grep -o 'signal 9 with [0-9]* open connection' "$SRV_LOG" | awk '{ n += $4 } END { print n + 0 }')
+	assert_equal "$lost" 3
+	touch "$stop"
+	wait_exit held 20
+}
+
 @test "a reload that changes the metrics address moves the endpoint" {
 	start_backend
 	start_srv
