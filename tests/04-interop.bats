@@ -58,7 +58,7 @@ assert_identity_client1() {
 	assert_equal "$(kv identity "$(conn_lines "$SRV_LOG" srv | tail -n 1)")" '"CN=client1,OU=app"'
 }
 
-@test "stunnel4 client half -> sheath server: 4 MiB echo byte-exact" {
+@test "stunnel4 client half -> sheath server: 4 MiB echo byte-exact across a half-close" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
 	start_echo_backend
 	start_sheath_server
@@ -66,9 +66,9 @@ assert_identity_client1() {
 		"cert = $CERTS/client.crt" "key = $CERTS/client.key" "CAfile = $CERTS/ca.crt" \
 		'verifyChain = yes' 'checkHost = localhost'
 	wait_for_port "$CLI_PORT"
-	# stunnel tears the whole connection down on close_notify, so the
-	# client waits for its echo before closing (no half-close)
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 41 --timeout 30 --until-echoed
+	# the client half-closes as soon as it has sent: stunnel sends
+	# close_notify, sheath passes the EOF on and the echo still comes back
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 41 --timeout 30
 	assert_success
 	assert_equal "$(kv recv "$output")" $((4 << 20))
 	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
@@ -77,7 +77,7 @@ assert_identity_client1() {
 	assert_identity_client1
 }
 
-@test "sheath client -> stunnel4 server half: 4 MiB echo byte-exact, client cert checked" {
+@test "sheath client -> stunnel4 server half: 4 MiB echo byte-exact across a half-close, client cert checked" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
 	start_echo_backend
 	start_stunnel stserver "accept = $SRV_ADDR" "connect = $BE_ADDR" \
@@ -85,9 +85,10 @@ assert_identity_client1() {
 		'verifyChain = yes' 'requireCert = yes'
 	wait_for_port "$SRV_PORT"
 	start_sheath_client "$SRV_PORT"
-	# stunnel tears the whole connection down on close_notify (sheath sends
-	# it on the local client's EOF), so the client waits for its echo first
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 42 --timeout 30 --until-echoed
+	# the client half-closes as soon as it has sent: sheath sends
+	# close_notify and the FIN, stunnel passes the EOF on and the echo
+	# still comes back
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 4M --seed 42 --timeout 30
 	assert_success
 	assert_equal "$(kv recv "$output")" $((4 << 20))
 	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"

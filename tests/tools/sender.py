@@ -25,10 +25,6 @@ def main():
     ap.add_argument("--data")
     ap.add_argument("--recv-first", action="store_true", help="read until EOF, then send")
     ap.add_argument("--no-shutdown", action="store_true", help="do not half-close after sending")
-    ap.add_argument("--until-echoed", action="store_true",
-                    help="stop reading once as many bytes came back as were to be sent, "
-                    "then close without a half-close (for peers that tear a connection "
-                    "down on TLS close_notify, such as stunnel)")
     ap.add_argument("--timeout", type=float, default=120)
     args = ap.parse_args()
     toolslib.lifetime(args.timeout + 5)
@@ -61,17 +57,11 @@ def main():
         except OSError as e:
             result["send_error"] = type(e).__name__
 
-    total = len(args.data.encode()) if args.data is not None else args.size
-    if args.until_echoed:
-        args.no_shutdown = True
-
     def do_recv():
         buf = bytearray(1 << 20)
         view = memoryview(buf)
         try:
             while True:
-                if args.until_echoed and recv.n >= total:
-                    return
                 n = sock.recv_into(buf)
                 if n == 0:
                     return
