@@ -10,26 +10,7 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
-}
-
-# start_backend ARGS...: counting backend on $BE_ADDR recording into $REC.
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
-		--count-file "$BATS_TEST_TMPDIR/count" --record-dir "$REC" --lifetime 200 "$@"
-	if [[ $BE_ADDR == unix:* ]]; then
-		wait_for_unix "${BE_ADDR#unix:}"
-	else
-		wait_for_port "${BE_ADDR##*:}"
-	fi
+	pair_setup
 }
 
 # start_pair: sheath server srv ($SRV_ADDR -> $BE_ADDR) and sheath client cli
@@ -59,7 +40,7 @@ check_transfer() {
 # backend and back; both directions are in flight at once.
 echo_roundtrip() {
 	local size=$1
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size "$size" --seed "$size" --timeout 60
 	assert_success
@@ -98,7 +79,7 @@ echo_roundtrip() {
 }
 
 @test "both directions at once with independent data (32 MiB each way)" {
-	start_backend --send 32M --seed 11
+	start_counting_backend --send 32M --seed 11
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 32M --seed 12 --timeout 60
 	assert_success
@@ -111,7 +92,7 @@ echo_roundtrip() {
 }
 
 @test "eight connections at once, 4 MiB each, all byte-exact" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	local i
 	for i in 1 2 3 4 5 6 7 8; do
@@ -154,7 +135,7 @@ echo_roundtrip() {
 }
 
 @test "half-close: client shuts down write, still gets the reply sent after the backend saw EOF" {
-	start_backend --reply-after-eof 300000 --seed 5
+	start_counting_backend --reply-after-eof 300000 --seed 5
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 200000 --seed 6 --timeout 30
 	assert_success
@@ -165,7 +146,7 @@ echo_roundtrip() {
 }
 
 @test "half-close: backend closes its direction first, client sends afterwards" {
-	start_backend --send 70000 --seed 7 --shut-wr-after-send
+	start_counting_backend --send 70000 --seed 7 --shut-wr-after-send
 	start_pair
 	# --recv-first: the sender reads until EOF (the backend's FIN, carried as
 	# close_notify) and only then sends 3 MiB and half-closes.
@@ -179,7 +160,7 @@ echo_roundtrip() {
 }
 
 @test "half-close: backend closes first while the client is still sending" {
-	start_backend --send 1000 --seed 9 --shut-wr-after-send
+	start_counting_backend --send 1000 --seed 9 --shut-wr-after-send
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 16M --seed 10 --timeout 30
 	assert_success
@@ -190,7 +171,7 @@ echo_roundtrip() {
 }
 
 @test "ad-hoc command line form as the server half" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_sheath srv --mode server --accept "$SRV_ADDR" --connect "$BE_ADDR" \
 		--cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" -l info
 	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc tun "$CLI_ADDR" "$SRV_ADDR")"
@@ -208,7 +189,7 @@ echo_roundtrip() {
 }
 
 @test "ad-hoc command line form for both halves (dashes and underscores)" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_sheath srv --mode server --accept "$SRV_ADDR" --connect "$BE_ADDR" \
 		--cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" --allow-cn client1
 	start_sheath cli --mode client --accept "$CLI_ADDR" --connect "$SRV_ADDR" \
@@ -224,7 +205,7 @@ echo_roundtrip() {
 
 @test "unix socket on the plaintext accept side (client mode)" {
 	CLI_ADDR=unix:$SOCKDIR/cli.sock
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	wait_for_unix "$SOCKDIR/cli.sock"
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 4 --timeout 30
@@ -236,7 +217,7 @@ echo_roundtrip() {
 
 @test "unix socket on the plaintext connect side (server mode)" {
 	BE_ADDR=unix:$SOCKDIR/backend.sock
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 5 --timeout 30
 	assert_success
@@ -247,7 +228,7 @@ echo_roundtrip() {
 
 @test "TLS over a unix socket between the pair" {
 	SRV_ADDR=unix:$SOCKDIR/tls.sock
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 6 --timeout 30
 	assert_success
@@ -260,7 +241,7 @@ echo_roundtrip() {
 	has_ipv6_loopback || skip "no ::1 on this machine"
 	CLI_ADDR="[::1]:$CLI_PORT"
 	SRV_ADDR="[::1]:$SRV_PORT"
-	start_backend --echo
+	start_counting_backend --echo
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 7 --timeout 30
 	assert_success
@@ -277,7 +258,7 @@ echo_roundtrip() {
 @test "bridge: client -> bridge -> server re-encrypts with the upstream identity" {
 	local br_port
 	br_port=$(free_port)
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	write_conf "$BATS_TEST_TMPDIR/br.conf" "$(server_svc br "127.0.0.1:$br_port" "$SRV_ADDR" mode=bridge \
 		upstream="{ cert = \"$CERTS/client2.crt\"; key = \"$CERTS/client2.key\"; ca = \"$CERTS/ca.crt\"; verify_name = \"localhost\"; }")"
@@ -300,7 +281,7 @@ echo_roundtrip() {
 }
 
 @test "connection end line: service, peer, identity, version, cipher, byte counts" {
-	start_backend --reply-after-eof 2345 --seed 1
+	start_counting_backend --reply-after-eof 2345 --seed 1
 	start_pair
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1000 --seed 2 --timeout 30
 	assert_success

@@ -7,34 +7,7 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_PORT=$(free_port)
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-}
-
-start_echo_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
-		--count-file "$BATS_TEST_TMPDIR/count" --record-dir "$REC" --lifetime 60
-	wait_for_port "$BE_PORT"
-}
-
-# start_sheath_server [KEY=VALUE...]: sheath srv on $SRV_ADDR -> $BE_ADDR.
-start_sheath_server() {
-	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
-	wait_sheath_ready srv
-}
-
-# start_sheath_client TLS_PORT: sheath cli on $CLI_ADDR -> 127.0.0.1:TLS_PORT.
-start_sheath_client() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "127.0.0.1:$1")"
-	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
-	wait_sheath_ready cli
+	pair_setup
 }
 
 # start_stunnel NAME SERVICE_LINES...: stunnel4 in the foreground with its
@@ -60,8 +33,8 @@ assert_identity_client1() {
 
 @test "stunnel4 client half -> sheath server: 4 MiB echo byte-exact across a half-close" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
-	start_echo_backend
-	start_sheath_server
+	start_counting_backend --echo
+	start_srv
 	start_stunnel stclient 'client = yes' "accept = $CLI_ADDR" "connect = $SRV_ADDR" \
 		"cert = $CERTS/client.crt" "key = $CERTS/client.key" "CAfile = $CERTS/ca.crt" \
 		'verifyChain = yes' 'checkHost = localhost'
@@ -79,12 +52,12 @@ assert_identity_client1() {
 
 @test "sheath client -> stunnel4 server half: 4 MiB echo byte-exact across a half-close, client cert checked" {
 	command -v stunnel4 >/dev/null || skip "stunnel4 not installed"
-	start_echo_backend
+	start_counting_backend --echo
 	start_stunnel stserver "accept = $SRV_ADDR" "connect = $BE_ADDR" \
 		"cert = $CERTS/server.crt" "key = $CERTS/server.key" "CAfile = $CERTS/ca.crt" \
 		'verifyChain = yes' 'requireCert = yes'
 	wait_for_port "$SRV_PORT"
-	start_sheath_client "$SRV_PORT"
+	start_cli
 	# the client half-closes as soon as it has sent: sheath sends
 	# close_notify and the FIN, stunnel passes the EOF on and the echo
 	# still comes back
@@ -98,8 +71,8 @@ assert_identity_client1() {
 }
 
 @test "gnutls-cli with a client certificate gets its data echoed by sheath server" {
-	start_echo_backend
-	start_sheath_server
+	start_counting_backend --echo
+	start_srv
 	run "$PY" "$TOOLS/drive.py" --send $'hello from gnutls-cli\n' --until 'hello from gnutls-cli' --timeout 10 -- \
 		gnutls-cli --x509cafile "$CERTS/ca.crt" --x509certfile "$CERTS/client.crt" \
 		--x509keyfile "$CERTS/client.key" -p "$SRV_PORT" localhost
@@ -109,8 +82,8 @@ assert_identity_client1() {
 }
 
 @test "openssl s_client with a client certificate gets its data echoed by sheath server" {
-	start_echo_backend
-	start_sheath_server
+	start_counting_backend --echo
+	start_srv
 	run "$PY" "$TOOLS/drive.py" --send $'hello from s_client\n' --until 'hello from s_client' --timeout 10 -- \
 		openssl s_client -connect "$SRV_ADDR" -servername localhost -verify_hostname localhost \
 		-cert "$CERTS/client.crt" -key "$CERTS/client.key" -CAfile "$CERTS/ca.crt" \
@@ -121,8 +94,8 @@ assert_identity_client1() {
 }
 
 @test "openssl s_client without a client certificate gets nothing through" {
-	start_echo_backend
-	start_sheath_server
+	start_counting_backend --echo
+	start_srv
 	run "$PY" "$TOOLS/drive.py" --send $'hello from s_client\n' --until 'hello from s_client' --timeout 3 -- \
 		openssl s_client -connect "$SRV_ADDR" -servername localhost -CAfile "$CERTS/ca.crt" -quiet -no_ign_eof
 	assert_failure
@@ -139,7 +112,7 @@ s_server_rev() {
 	start_bg s_server openssl s_server -accept "$SRV_ADDR" -cert "$CERTS/server.crt" \
 		-key "$CERTS/server.key" -CAfile "$CERTS/ca.crt" -Verify 1 -verify_return_error -rev -naccept 1 "$@"
 	wait_for_port "$SRV_PORT"
-	start_sheath_client "$SRV_PORT"
+	start_cli
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send "$line"$'\n' --expect $((${#line} + 1)) \
 		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
 	assert_success
@@ -171,7 +144,7 @@ s_server_rev() {
 		--x509certfile "$CERTS/server.crt" --x509keyfile "$CERTS/server.key" \
 		--x509cafile "$CERTS/ca.crt" --require-client-cert --verify-client-cert
 	wait_for_port "$SRV_PORT"
-	start_sheath_client "$SRV_PORT"
+	start_cli
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'hello gnutls-serv\n' --expect 18 \
 		--out "$BATS_TEST_TMPDIR/echo.out" --timeout 10
 	assert_success
@@ -184,7 +157,7 @@ s_server_rev() {
 	head -c 1048577 /dev/urandom >"$BATS_TEST_TMPDIR/www/blob"
 	start_bg http timeout 60 "$PY" -m http.server --bind 127.0.0.1 --directory "$BATS_TEST_TMPDIR/www" "$BE_PORT"
 	wait_for_port "$BE_PORT"
-	start_sheath_server
+	start_srv
 	run curl -sS --fail --max-time 20 --resolve "localhost:$SRV_PORT:127.0.0.1" \
 		--cacert "$CERTS/ca.crt" --cert "$CERTS/client.crt" --key "$CERTS/client.key" \
 		-o "$BATS_TEST_TMPDIR/blob.out" "https://localhost:$SRV_PORT/blob"
@@ -199,8 +172,8 @@ s_server_rev() {
 }
 
 @test "python/OpenSSL client limited to TLS 1.2 is served and logged as TLS1.2" {
-	start_echo_backend
-	start_sheath_server
+	start_counting_backend --echo
+	start_srv
 	run "$PY" "$TOOLS/tls-peer.py" client --tls12 --connect "$SRV_ADDR" --ca "$CERTS/ca.crt" \
 		--cert "$CERTS/client.crt" --key "$CERTS/client.key" --size 100000 --seed 43 --expect 100000 --timeout 10
 	assert_success

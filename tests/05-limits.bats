@@ -5,34 +5,7 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	COUNT=$BATS_TEST_TMPDIR/count
-	REC=$BATS_TEST_TMPDIR/rec
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
-}
-
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 120 "$@"
-	wait_for_port "$BE_PORT"
-}
-
-# start_srv [KEY=VALUE...] / start_cli [KEY=VALUE...]: the two halves.
-start_srv() {
-	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
-	wait_sheath_ready srv
-}
-start_cli() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$SRV_ADDR" "$@")"
-	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
-	wait_sheath_ready cli
+	pair_setup
 }
 
 backend_count_is() { [[ "$(cat "$COUNT" 2>/dev/null)" == "$1" ]]; }
@@ -46,7 +19,7 @@ float_between() {
 }
 
 @test "timeout_handshake: a silent TCP peer is closed and logged as timeout; others are served meanwhile" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv timeout_handshake=3
 	start_bg silent "$PY" "$TOOLS/probe.py" --connect "$SRV_ADDR" --timeout 15
 	sleep 0.3
@@ -68,7 +41,7 @@ float_between() {
 }
 
 @test "timeout_handshake = 1: a silent peer and one that stops mid-handshake are both closed" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv timeout_handshake=1
 	start_bg silent "$PY" "$TOOLS/probe.py" --connect "$SRV_ADDR" --timeout 10
 	# a TLS ClientHello record header promising 512 bytes, then nothing
@@ -99,7 +72,7 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 }
 
 @test "timeout_idle: an idle pair is closed, a trickling one is not" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv
 	start_cli timeout_idle=1
 	# trickle: one byte every 0.25 s for 2 s, never idle for a second
@@ -115,7 +88,7 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 }
 
 @test "truncation: TLS peer drops TCP without close_notify -> backend sees a reset, log says truncated" {
-	start_backend
+	start_counting_backend
 	start_srv
 	run "$PY" "$TOOLS/tls-peer.py" client --connect "$SRV_ADDR" --ca "$CERTS/ca.crt" \
 		--cert "$CERTS/client.crt" --key "$CERTS/client.key" --size 1000 --seed 3 --truncate --linger 0.5
@@ -129,7 +102,7 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 }
 
 @test "no truncation: the same peer with close_notify -> backend sees a clean EOF, log says closed" {
-	start_backend
+	start_counting_backend
 	start_srv
 	run "$PY" "$TOOLS/tls-peer.py" client --connect "$SRV_ADDR" --ca "$CERTS/ca.crt" \
 		--cert "$CERTS/client.crt" --key "$CERTS/client.key" --size 1000 --seed 3 --clean-close --timeout 10
@@ -177,7 +150,7 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 	# A sanitizer build (--enable-sanitizers) keeps freed memory in a
 	# quarantine of up to 256 MiB, which is not what this test measures.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1:thread_local_quarantine_size_kb=64
-	start_backend --send "$size" --seed 5
+	start_counting_backend --send "$size" --seed 5
 	start_srv
 	start_cli
 	local srv_pid cli_pid base_srv base_cli max_srv=0 max_cli=0 r
@@ -207,7 +180,7 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 }
 
 @test "a stalled reader does not stall another connection" {
-	start_backend --send 64M --seed 6
+	start_counting_backend --send 64M --seed 6
 	start_srv
 	start_cli
 	# This one reads nothing for 5 s while the backend pushes 64 MiB at it.
@@ -254,14 +227,14 @@ max_conn_check() {
 }
 
 @test "max_connections = 2 on the service: a third connection is closed at once" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv
 	start_cli max_connections=2
 	max_conn_check
 }
 
 @test "global max_connections = 2: a third connection is closed at once" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv
 	CONF_GLOBALS='max_connections = 2;' start_cli
 	max_conn_check
@@ -276,7 +249,7 @@ max_conn_check() {
 	float_between "$(kv elapsed "$output")" 0 3
 	wait_for_log "$SRV_LOG" 'service=srv .*end=backend: '
 	# and the server keeps serving once the backend is there
-	start_backend --echo
+	start_counting_backend --echo
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send hello --shut-wr --timeout 10
 	assert_output --regexp '^eof recv=5 '
 }
@@ -284,7 +257,7 @@ max_conn_check() {
 @test "connect list: a refusing first address is skipped, the next one answers" {
 	local dead
 	dead=$(free_port) # nothing listens there
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" \
 		"$(server_svc srv "$SRV_ADDR" "( \"127.0.0.1:$dead\", \"$BE_ADDR\" )")"
 	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"

@@ -9,41 +9,11 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	COUNT=$BATS_TEST_TMPDIR/count
-	REC=$BATS_TEST_TMPDIR/rec
-	SRV_CONF=$BATS_TEST_TMPDIR/srv.conf
-	CLI_CONF=$BATS_TEST_TMPDIR/cli.conf
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
+	pair_setup
 }
 
 # ---------------------------------------------------------------------------
 # helpers of this file
-
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 120 "$@"
-	wait_for_port "$BE_PORT"
-}
-
-# start_srv [KEY=VALUE...] / start_cli [KEY=VALUE...]: the two halves, in the
-# foreground (start_sheath), with CONF_GLOBALS as write_conf takes it.
-start_srv() {
-	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$SRV_CONF"
-	wait_sheath_ready srv
-}
-start_cli() {
-	write_conf "$CLI_CONF" "$(client_svc cli "$CLI_ADDR" "$SRV_ADDR" "$@")"
-	start_sheath cli -c "$CLI_CONF"
-	wait_sheath_ready cli
-}
 
 # set_shutdown_timeout FILE SECONDS: write_conf always writes 2.
 set_shutdown_timeout() {
@@ -188,7 +158,7 @@ wait_child_exit() {
 # daemonizing, pid file
 
 @test "daemonizes without -f: parent returns 0 when serving, pid file written, SIGTERM removes it" {
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	local pidfile=$BATS_TEST_TMPDIR/run/sheath.pid logfile=$BATS_TEST_TMPDIR/daemon-file.log
 	mkdir -p "$BATS_TEST_TMPDIR/run"
@@ -226,7 +196,7 @@ wait_child_exit() {
 }
 
 @test "daemonizing: a start-up failure after the fork makes the parent exit 1" {
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	# the pid file is written by the daemon: a missing directory fails there
 	sed -i "1i pid_file = \"$BATS_TEST_TMPDIR/no/such/dir/sheath.pid\";\nlog = \"$BATS_TEST_TMPDIR/daemon-file.log\";" "$SRV_CONF"
@@ -242,7 +212,7 @@ wait_child_exit() {
 }
 
 @test "a bad user name: exit 1 with the name in the message, with and without -f" {
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	sed -i '1i user = "no-such-user-sheath";' "$SRV_CONF"
 	run timeout 20 "$SHEATH" -f -c "$SRV_CONF" 3>&-
@@ -283,7 +253,7 @@ free_low_port() {
 	local low uid
 	low=$(free_low_port) || skip "no free port below 1024"
 	uid=$(id -u nobody)
-	start_backend --echo
+	start_counting_backend --echo
 	# After the drop, a reload reads the config, certificates and keys as
 	# nobody: they must be readable by it (here world-readable copies in a
 	# world-traversable directory; the key draws the readable-by-others
@@ -340,7 +310,7 @@ free_low_port() {
 @test "user = nobody, log to a file: a SIGHUP that raises log_level to info takes effect" {
 	[[ $(id -u) == 0 ]] || skip "needs root to drop privileges"
 	getent passwd nobody >/dev/null && getent group nogroup >/dev/null || skip "no nobody/nogroup"
-	start_backend --echo
+	start_counting_backend --echo
 	local d=$SOCKDIR/tls logfile=$SOCKDIR/srvfile.log
 	chmod 755 "$SOCKDIR"
 	mkdir -m 755 "$d"
@@ -366,7 +336,7 @@ free_low_port() {
 }
 
 @test "workers = 2 with a bad user name: exit 1, not a worker restart loop" {
-	start_backend --echo
+	start_counting_backend --echo
 	CONF_GLOBALS='workers = 2; user = "no-such-user-sheath";' write_conf "$SRV_CONF" \
 		"$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	run timeout -k 1 3 "$SHEATH" -f -c "$SRV_CONF" 3>&-
@@ -393,7 +363,7 @@ free_low_port() {
 	mkdir "$d"
 	cp "$CERTS/server.crt" "$d/srv.crt"
 	cp "$CERTS/server.key" "$d/srv.key"
-	start_backend --send "$size" --seed 21
+	start_counting_backend --send "$size" --seed 21
 	start_srv cert="$d/srv.crt" key="$d/srv.key"
 	start_cli
 	# the reader stalls 2 s before reading anything: the transfer is in
@@ -425,7 +395,7 @@ free_low_port() {
 }
 
 @test "SIGHUP: a broken new config is logged at error and the old one keeps serving" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv allow_cn=client1
 	start_cli
 	plain_hello "$CLI_ADDR"
@@ -473,7 +443,7 @@ free_low_port() {
 }
 
 @test "SIGHUP: a service added starts listening, a service removed stops" {
-	start_backend --echo
+	start_counting_backend --echo
 	local a=$(free_port) b=$(free_port)
 	write_conf "$SRV_CONF" "$(server_svc one "127.0.0.1:$a" "$BE_ADDR")"
 	start_sheath srv -c "$SRV_CONF"
@@ -500,7 +470,7 @@ free_low_port() {
 }
 
 @test "SIGHUP re-reads include_dir: a service in a new conf.d file starts listening" {
-	start_backend --echo
+	start_counting_backend --echo
 	local b=$(free_port) dir=$BATS_TEST_TMPDIR/conf.d
 	mkdir "$dir"
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
@@ -520,7 +490,7 @@ free_low_port() {
 }
 
 @test "SIGHUP re-reads the CRL: a revoked client is refused from then on, its open connection goes on" {
-	start_backend --echo
+	start_counting_backend --echo
 	local d=$BATS_TEST_TMPDIR/tls
 	mkdir "$d"
 	# an empty CRL from CA1 first
@@ -545,7 +515,7 @@ free_low_port() {
 }
 
 @test "SIGHUP: unchanged listeners are never closed; connections keep working through 8 reloads" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv
 	start_cli
 	local srv_inode cli_inode
@@ -585,7 +555,7 @@ free_low_port() {
 # drain_within SIGNAL: a connection trickling 8 bytes over 2 s finishes
 # after SIGNAL; new connections are refused at once; exit 0 once it is done.
 drain_within() {
-	start_backend --echo
+	start_counting_backend --echo
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	set_shutdown_timeout "$SRV_CONF" 10
 	start_sheath srv -c "$SRV_CONF"
@@ -622,7 +592,7 @@ drain_within() {
 }
 
 @test "SIGTERM: after shutdown_timeout the remaining connections are cut, exit still 0" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_srv # shutdown_timeout = 2
 	start_cli
 	start_bg trickle "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --trickle 40 --interval 0.25 --shut-wr --timeout 20
@@ -646,7 +616,7 @@ drain_within() {
 }
 
 @test "SIGUSR1 reopens the log file: after a move, new lines go to a fresh file at the same path" {
-	start_backend --echo
+	start_counting_backend --echo
 	start_cli
 	local logfile=$BATS_TEST_TMPDIR/srvfile.log
 	CONF_GLOBALS="log = \"$logfile\";" write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
@@ -683,7 +653,7 @@ start_workers() {
 # workers_pair: an echo backend, srv with 2 workers and cli; sets sup (the
 # supervisor), before (its worker pids) and w1, w2.
 workers_pair() {
-	start_backend --echo
+	start_counting_backend --echo
 	start_workers
 	start_cli
 	sup=$(pid_of srv)
@@ -714,7 +684,7 @@ workers_pair() {
 
 @test "workers = 2: SIGHUP starts 2 new workers, the old ones finish their transfer byte-exact and exit" {
 	local size=$((48 << 20))
-	start_backend --send "$size" --seed 31
+	start_counting_backend --send "$size" --seed 31
 	start_workers
 	start_cli
 	local sup old
@@ -773,7 +743,7 @@ new_workers_are() {
 }
 
 @test "workers = 2: SIGTERM stops the supervisor and every worker, exit 0, connections drain" {
-	start_backend --echo
+	start_counting_backend --echo
 	local pidfile=$BATS_TEST_TMPDIR/srv.pid.file
 	EXTRA_GLOBALS="pid_file = \"$pidfile\";" start_workers
 	start_cli
@@ -819,7 +789,7 @@ new_workers_are() {
 }
 
 @test "workers = 2: unix socket listener and metrics socket survive a SIGHUP" {
-	start_backend --echo
+	start_counting_backend --echo
 	local sock=$SOCKDIR/srv.sock msock=$SOCKDIR/metrics.sock
 	SRV_ADDR=unix:$sock
 	CONF_GLOBALS="workers = 2; metrics = \"unix:$msock\";" write_conf "$SRV_CONF" \

@@ -9,17 +9,9 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
+	pair_setup
 	M_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
 	M_ADDR=127.0.0.1:$M_PORT
-	SRV_CONF=$BATS_TEST_TMPDIR/srv.conf
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
 }
 
 # ---------------------------------------------------------------------------
@@ -30,19 +22,14 @@ start_backend() {
 	wait_for_port "$BE_PORT"
 }
 
-# start_srv [KEY=VALUE...]: the server half with metrics on $M_ADDR (and the
+# start_metrics_srv [KEY=VALUE...]: the server half with metrics on $M_ADDR (and the
 # globals in CONF_GLOBALS); admits client1 only, checks the CRL.
-start_srv() {
+start_metrics_srv() {
 	CONF_GLOBALS="metrics = \"$M_ADDR\"; ${CONF_GLOBALS:-}" write_conf "$SRV_CONF" \
 		"$(server_svc srv "$SRV_ADDR" "$BE_ADDR" allow_cn=client1 crl="$CERTS/crl.pem" "$@")"
 	start_sheath srv -c "$SRV_CONF"
 	wait_sheath_ready srv
 	wait_for_port "$M_PORT"
-}
-start_cli() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$SRV_ADDR" "$@")"
-	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
-	wait_sheath_ready cli
 }
 
 # scrape [PATH]: GET PATH (default /metrics) from $M_ADDR into $SCRAPE.
@@ -99,7 +86,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "/metrics: accepted, ended, bytes and every rejection reason are counted" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	scrape
 	assert_metric 'sheath_connections_accepted_total{service="srv"}' 0
 	assert_metric 'sheath_connections_active{service="srv"}' 0
@@ -161,7 +148,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "/metrics: handshakes that resumed a session are counted apart from full ones" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	start_cli
 	local i
 	for i in 1 2 3; do
@@ -179,7 +166,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "/status: an open connection with its identity, stage and bytes; the service listening" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	start_cli
 	# trickle 16 bytes over 4 s through the pair, so it is open while we look
 	start_bg trickle "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --trickle 16 --interval 0.25 --shut-wr --timeout 10
@@ -210,7 +197,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "reloads: success and failure counted, last_reload_successful follows, counters survive" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	run tls_client client
 	assert_equal "$(kv recv "$output")" 3000
 	wait_conn_line "$SRV_LOG" srv 1
@@ -251,7 +238,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	command -v promtool >/dev/null || skip "promtool not installed (Debian package prometheus)"
 	start_backend
 	local a=$(free_port)
-	CONF_GLOBALS="" start_srv
+	CONF_GLOBALS="" start_metrics_srv
 	# a second service, some traffic, a rejection and a reload
 	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" allow_cn=client1)" \
 		"$(server_svc other "127.0.0.1:$a" "$BE_ADDR")"
@@ -271,7 +258,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 @test "hostile metrics clients (silent, slow, oversized) do not stall tunnels and are cut after ~10 s" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	start_cli
 	# silent: connects and sends nothing; slow: one byte a second, never
 	# finishing the request; both report when sheath closes them
@@ -343,7 +330,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 
 @test "HTTP details: unknown path 404, other methods 400, HEAD has no body, content types" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	run curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://$M_ADDR/nope"
 	assert_output 404
 	run curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://$M_ADDR/metricsx"
@@ -383,7 +370,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 
 @test "workers = 2: counters are shared, every scrape agrees whichever worker answers" {
 	start_backend
-	CONF_GLOBALS='workers = 2;' start_srv
+	CONF_GLOBALS='workers = 2;' start_metrics_srv
 	wait_sheath_ready srv 2
 	local i
 	for i in $(seq 1 10); do
@@ -418,7 +405,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 	# and the connections of the worker that answered; /metrics is shared.
 	start_backend
 	start_cli
-	CONF_GLOBALS='workers = 2;' start_srv
+	CONF_GLOBALS='workers = 2;' start_metrics_srv
 	wait_sheath_ready srv 2
 	start_bg trickle "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --trickle 20 --interval 0.25 --shut-wr --timeout 15
 	wait_until 5 "an open connection in /metrics" eval \
@@ -443,7 +430,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 @test "workers = 2: workers killed while holding connections: the gauge drops to 0, max_connections admits again, the log says how many" {
 	start_backend
 	start_cli
-	CONF_GLOBALS='workers = 2;' start_srv max_connections=3
+	CONF_GLOBALS='workers = 2;' start_metrics_srv max_connections=3
 	wait_sheath_ready srv 2
 	local st=$BATS_TEST_TMPDIR/held.state stop=$BATS_TEST_TMPDIR/held.stop
 	start_bg held "$PY" "$TOOLS/hold-conns.py" --connect "$CLI_ADDR" --max 3 --probe-timeout 5 \
@@ -481,7 +468,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 
 @test "a reload that changes the metrics address moves the endpoint" {
 	start_backend
-	start_srv
+	start_metrics_srv
 	local m2
 	m2=$(free_port)
 	sed -i "s/metrics = \"$M_ADDR\"/metrics = \"127.0.0.1:$m2\"/" "$SRV_CONF"

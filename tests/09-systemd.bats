@@ -17,15 +17,7 @@ setup_file() {
 setup() {
 	[[ -z ${SKIP_SYSTEMD:-} ]] || skip "$SKIP_SYSTEMD"
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	SRV_CONF=$BATS_TEST_TMPDIR/srv.conf
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
+	pair_setup
 	NOTIFY=$BATS_TEST_TMPDIR/notify.out
 }
 

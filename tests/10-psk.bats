@@ -9,16 +9,7 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_PORT=$(free_port)
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	COUNT=$BATS_TEST_TMPDIR/count
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
+	pair_setup
 	# two identities written by psktool itself
 	PSK=$BATS_TEST_TMPDIR/psk.txt
 	psktool -u alice -p "$PSK" >/dev/null 2>&1 || fail "psktool failed"
@@ -28,12 +19,6 @@ setup() {
 	BOB_KEY=$(awk -F: '$1 == "bob" { print $2 }' "$PSK")
 	[[ ${#ALICE_KEY} -ge 32 && ${#BOB_KEY} -ge 32 ]] || fail "psktool wrote no keys: $(cat "$PSK")"
 	PSK_PRIO='NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:+ECDHE-PSK:+DHE-PSK'
-}
-
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 60
-	wait_for_port "$BE_PORT"
 }
 
 # psk_server [KEY=VALUE...]: sheath server with only a psk_file (no
@@ -84,7 +69,7 @@ openssl_psk() {
 }
 
 @test "PSK pair: sheath client (psk_identity bob) -> sheath server (psk_file only), 1 MiB echo byte-exact" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	psk_client "$SRV_ADDR" "$PSK" psk_identity=bob
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 101 --timeout 30
@@ -106,7 +91,7 @@ openssl_psk() {
 }
 
 @test "PSK pair: psk_identity defaults to the first line of psk_file" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	psk_client "$SRV_ADDR" "$PSK"
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --data 'first line' --timeout 10
@@ -117,7 +102,7 @@ openssl_psk() {
 }
 
 @test "PSK: gnutls-cli with ECDHE-PSK/DHE-PSK is served by a sheath PSK server" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	gnutls_psk alice "$ALICE_KEY" "$PSK_PRIO"
 	assert_success
@@ -129,7 +114,7 @@ openssl_psk() {
 }
 
 @test "PSK: openssl s_client TLS 1.2 ECDHE-PSK and DHE-PSK, and TLS 1.3 PSK, are served" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	openssl_psk bob "$BOB_KEY" -tls1_2 -cipher ECDHE-PSK-CHACHA20-POLY1305
 	assert_success
@@ -158,7 +143,7 @@ openssl_psk() {
 }
 
 @test "PSK: wrong key for a known identity is rejected; nothing reaches the backend" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	local wrong
 	wrong=$(printf '%s' "$BOB_KEY" | tr '0-9a-f' '1-9a-f0')
@@ -179,7 +164,7 @@ openssl_psk() {
 }
 
 @test "PSK: an identity that is not in psk_file is rejected" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	gnutls_psk mallory "$ALICE_KEY" "$PSK_PRIO"
 	assert_failure
@@ -191,7 +176,7 @@ openssl_psk() {
 }
 
 @test "PSK: a client offering only plain PSK (no ECDHE/DHE) is refused, TLS 1.3 and TLS 1.2" {
-	start_backend
+	start_counting_backend --echo
 	psk_server
 	gnutls_psk alice "$ALICE_KEY" 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+PSK:-ECDHE-PSK:-DHE-PSK'
 	assert_failure
@@ -221,7 +206,7 @@ openssl_psk() {
 }
 
 @test "PSK: key material never appears in the log, even at debug level" {
-	start_backend
+	start_counting_backend --echo
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(svc name=srv mode=server accept="$SRV_ADDR" \
 		connect="$BE_ADDR" psk_file="$PSK")"
 	start_sheath srv -l debug -c "$BATS_TEST_TMPDIR/srv.conf"

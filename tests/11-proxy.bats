@@ -15,20 +15,11 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_PORT=$(free_port)
+	pair_setup
 	CAP_PORT=$(free_port)
 	HAP_PORT=$(free_port)
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	CLI_ADDR=127.0.0.1:$CLI_PORT
 	CAP_ADDR=127.0.0.1:$CAP_PORT
 	HAP_ADDR=127.0.0.1:$HAP_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	COUNT=$BATS_TEST_TMPDIR/count
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
 	SNI=svc.sheath.test
 }
 
@@ -37,20 +28,6 @@ start_proxy_backend() {
 	start_bg backend "$PY" "$TOOLS/proxy-backend.py" --listen "$BE_ADDR" --echo \
 		--count-file "$COUNT" --record-dir "$REC" --lifetime 60
 	wait_for_port "$BE_PORT"
-}
-
-# start_plain_backend: echoing counting backend (no PROXY header expected).
-start_plain_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 60
-	wait_for_port "$BE_PORT"
-}
-
-# start_srv KEY=VALUE...: sheath server srv on $SRV_ADDR -> $BE_ADDR.
-start_srv() {
-	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
-	wait_sheath_ready srv
 }
 
 # pclient ARGS...: proxy-client.py as a TLS client with client1's certificate
@@ -304,7 +281,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy: a header split over two TCP segments is still read" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv accept_proxy=true
 	pclient --connect "$SRV_ADDR" --header v2 --src 192.0.2.33:3333 --split 0.3 --sni "$SNI" --data split
 	assert_success
@@ -318,7 +295,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy: a v2 header carrying TLVs (NOOP, AUTHORITY, UNIQUE_ID, CRC32C) is accepted" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv accept_proxy=true
 	pclient --connect "$SRV_ADDR" --header v2 --tlvs --src 192.0.2.44:4444 --sni "$SNI" --data tlvs
 	assert_success
@@ -329,7 +306,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy in client mode: header and payload in one segment, payload forwarded byte-exact" {
-	start_plain_backend
+	start_counting_backend --echo
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
 	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$SRV_ADDR" accept_proxy=true)"
 	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
@@ -377,7 +354,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy: no header (TLS at once) is closed, logged, never forwarded" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv accept_proxy=true
 	pclient --connect "$SRV_ADDR" --sni "$SNI" --data 'no header'
 	expect_rejected_header 1
@@ -391,7 +368,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy: a garbage header is closed and never forwarded" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv accept_proxy=true
 	pclient --connect "$SRV_ADDR" --header garbage --sni "$SNI" --data x
 	expect_rejected_header 1
@@ -399,7 +376,7 @@ expect_no_backend() {
 }
 
 @test "accept_proxy: malformed v1 and v2 headers are all rejected" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv accept_proxy=true
 	local h n=0
 	local -a bad=(
@@ -483,7 +460,7 @@ start_haproxy() {
 
 @test "HAProxy accept-proxy behind sheath proxy_protocol v2: HAProxy sees the TLS client's address and SNI" {
 	command -v haproxy >/dev/null || skip "haproxy not installed"
-	start_plain_backend
+	start_counting_backend --echo
 	start_haproxy 'listen back' "  bind $HAP_ADDR accept-proxy" \
 		'  log-format "pp ci=%ci cp=%cp authority=%[fc_pp_authority] bytes=%B"' \
 		"  server b $BE_ADDR"
@@ -504,7 +481,7 @@ start_haproxy() {
 # --- JA4 in the log -----------------------------------------------------------------
 
 @test "JA4: gnutls-cli (fixed priority, SNI, ALPN) - sheath's ja4= equals the independent value" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv alpn='[ "h2" ]'
 	local gc=(gnutls-cli --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2' --alpn h2
 		--x509cafile "$CERTS/ca.crt" --x509certfile "$CERTS/client.crt"
@@ -521,7 +498,7 @@ start_haproxy() {
 }
 
 @test "JA4: gnutls-cli without SNI - 'i' in the fingerprint, equal to the independent value" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv
 	local gc=(gnutls-cli --priority 'NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2'
 		--x509cafile "$CERTS/ca.crt" --x509certfile "$CERTS/client.crt"
@@ -537,7 +514,7 @@ start_haproxy() {
 }
 
 @test "JA4: openssl s_client (TLS 1.2 only, ALPN http/1.1) - sheath's ja4= equals the independent value" {
-	start_plain_backend
+	start_counting_backend --echo
 	start_srv alpn='[ "http/1.1" ]'
 	local sc=(openssl s_client -tls1_2 -servername "$SNI" -alpn http/1.1 -CAfile "$CERTS/ca.crt"
 		-cert "$CERTS/client.crt" -key "$CERTS/client.key" -quiet -no_ign_eof)

@@ -10,20 +10,12 @@ setup() {
 	common_setup
 	BR_PORT=$(free_port)
 	UP_PORT=$(free_port)
-	SRV_PORT=$(free_port)
+	pair_setup
 	SRV2_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_PORT=$(free_port)
 	BR_ADDR=127.0.0.1:$BR_PORT
 	UP_ADDR=127.0.0.1:$UP_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
 	SRV2_ADDR=127.0.0.1:$SRV2_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	COUNT=$BATS_TEST_TMPDIR/count
 	BR_LOG=$BATS_TEST_TMPDIR/br.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
 }
 
 # --- bridge -------------------------------------------------------------------
@@ -191,27 +183,13 @@ last_br_line() {
 
 # --- session resumption ----------------------------------------------------------
 
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 60
-	wait_for_port "$BE_PORT"
-}
-
-# start_srv NAME ADDR [KEY=VALUE...]: sheath server NAME on ADDR -> $BE_ADDR.
-start_srv() {
+# start_srv_as NAME ADDR [KEY=VALUE...]: sheath server NAME on ADDR -> $BE_ADDR.
+start_srv_as() {
 	local name=$1 addr=$2
 	shift 2
 	write_conf "$BATS_TEST_TMPDIR/$name.conf" "$(server_svc "$name" "$addr" "$BE_ADDR" "$@")"
 	start_sheath "$name" -c "$BATS_TEST_TMPDIR/$name.conf"
 	wait_sheath_ready "$name"
-}
-
-# start_cli CONNECT [KEY=VALUE...]: sheath client cli on $CLI_ADDR -> CONNECT
-# (string or list).
-start_cli() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$@")"
-	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
-	wait_sheath_ready cli
 }
 
 # through_cli N: one round trip through the client; wait for cli's Nth line.
@@ -237,9 +215,9 @@ stop_sheath() {
 }
 
 @test "resumption: the second connection through a pair is resumed in both logs" {
-	start_backend
-	start_srv srv "$SRV_ADDR"
-	start_cli "$SRV_ADDR"
+	start_counting_backend --echo
+	start_srv_as srv "$SRV_ADDR"
+	start_cli_to "$SRV_ADDR"
 	through_cli 1
 	through_cli 2
 	through_cli 3
@@ -257,17 +235,17 @@ stop_sheath() {
 }
 
 @test "session_resumption = false: every connection is a full handshake, on either end" {
-	start_backend
+	start_counting_backend --echo
 	# off on the client only: it offers no session
-	start_srv srv "$SRV_ADDR"
-	start_cli "$SRV_ADDR" session_resumption=false
+	start_srv_as srv "$SRV_ADDR"
+	start_cli_to "$SRV_ADDR" session_resumption=false
 	through_cli 1
 	through_cli 2
 	wait_conn_line "$BATS_TEST_TMPDIR/srv.log" srv 2
 	assert_equal "$(resumed_of "$CLI_LOG" cli 2)" no
 	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srv.log" srv 2)" no
 	# off on the server only: it issues no ticket, gnutls-cli cannot resume
-	start_srv srv2 "127.0.0.1:$(free_port)" session_resumption=false
+	start_srv_as srv2 "127.0.0.1:$(free_port)" session_resumption=false
 	local port
 	port=$(sed -n 's/.*accept = "127.0.0.1:\([0-9]*\)".*/\1/p' "$BATS_TEST_TMPDIR/srv2.conf")
 	run timeout 20 gnutls-cli --resume --x509cafile "$CERTS/ca.crt" \
@@ -278,8 +256,8 @@ stop_sheath() {
 }
 
 @test "resumption: gnutls-cli --resume against a sheath server reports a resumed session" {
-	start_backend
-	start_srv srv "$SRV_ADDR"
+	start_counting_backend --echo
+	start_srv_as srv "$SRV_ADDR"
 	run timeout 20 gnutls-cli --resume --x509cafile "$CERTS/ca.crt" \
 		--x509certfile "$CERTS/client.crt" --x509keyfile "$CERTS/client.key" -p "$SRV_PORT" localhost </dev/null
 	assert_output --partial 'This is a resumed session'
@@ -310,12 +288,12 @@ s_client_resumed() {
 }
 
 @test "resumption keeps its (EC)DHE exchange even for a client that allows psk_ke; priority :+PSK opts out" {
-	start_backend
+	start_counting_backend --echo
 	local def
 	def=$(default_priority)
 	[[ $def == NORMAL:* ]]
-	start_srv srv "$SRV_ADDR"
-	start_srv srv2 "$SRV2_ADDR" priority="$def:+PSK"
+	start_srv_as srv "$SRV_ADDR"
+	start_srv_as srv2 "$SRV2_ADDR" priority="$def:+PSK"
 	# default: resumed, and the server still sent an X25519 key share, so
 	# the resumed session is forward-secret
 	run s_client_resumed "$SRV_PORT"
@@ -334,10 +312,10 @@ s_client_resumed() {
 @test "resumption: a session from server A resumes on server B sharing ticket_key_file" {
 	head -c 64 /dev/urandom >"$BATS_TEST_TMPDIR/tickets.key"
 	chmod 600 "$BATS_TEST_TMPDIR/tickets.key"
-	start_backend
-	start_srv srvA "$SRV_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
-	start_srv srvB "$SRV2_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
-	start_cli "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
+	start_counting_backend --echo
+	start_srv_as srvA "$SRV_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
+	start_srv_as srvB "$SRV2_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
+	start_cli_to "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
 	through_cli 1
 	wait_conn_line "$BATS_TEST_TMPDIR/srvA.log" srvA 1
 	stop_sheath srvA
@@ -349,10 +327,10 @@ s_client_resumed() {
 }
 
 @test "resumption: without a shared ticket key the session does not resume on server B" {
-	start_backend
-	start_srv srvA "$SRV_ADDR"
-	start_srv srvB "$SRV2_ADDR"
-	start_cli "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
+	start_counting_backend --echo
+	start_srv_as srvA "$SRV_ADDR"
+	start_srv_as srvB "$SRV2_ADDR"
+	start_cli_to "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
 	through_cli 1
 	wait_conn_line "$BATS_TEST_TMPDIR/srvA.log" srvA 1
 	stop_sheath srvA
@@ -370,9 +348,9 @@ s_client_resumed() {
 	local key=$BATS_TEST_TMPDIR/tickets.key
 	head -c 64 /dev/urandom >"$key"
 	chmod 600 "$key"
-	start_backend
-	start_srv srv "$SRV_ADDR" ticket_key_file="$key"
-	start_cli "$SRV_ADDR"
+	start_counting_backend --echo
+	start_srv_as srv "$SRV_ADDR" ticket_key_file="$key"
+	start_cli_to "$SRV_ADDR"
 	through_cli 1
 	through_cli 2
 	wait_conn_line "$BATS_TEST_TMPDIR/srv.log" srv 2
@@ -396,9 +374,9 @@ s_client_resumed() {
 	local key=$BATS_TEST_TMPDIR/tickets.key
 	head -c 64 /dev/urandom >"$key"
 	chmod 600 "$key"
-	start_backend
-	start_srv srv "$SRV_ADDR" ticket_key_file="$key"
-	start_cli "$SRV_ADDR"
+	start_counting_backend --echo
+	start_srv_as srv "$SRV_ADDR" ticket_key_file="$key"
+	start_cli_to "$SRV_ADDR"
 	through_cli 1
 	kill -HUP "$(pid_of srv)"
 	wait_for_log "$BATS_TEST_TMPDIR/srv.log" 'configuration reloaded'

@@ -12,32 +12,10 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
-	CLI_PORT=$(free_port)
+	pair_setup
 	UP_PORT=$(free_port)
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
-	CLI_ADDR=127.0.0.1:$CLI_PORT
 	UP_ADDR=127.0.0.1:$UP_PORT
-	REC=$BATS_TEST_TMPDIR/rec
-	COUNT=$BATS_TEST_TMPDIR/count
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
 	OCSP=$BATS_TEST_TMPDIR/ocsp
-}
-
-start_backend() {
-	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" --echo \
-		--count-file "$COUNT" --record-dir "$REC" --lifetime 60
-	wait_for_port "$BE_PORT"
-}
-
-# start_srv KEY=VALUE...: sheath server srv on $SRV_ADDR -> $BE_ADDR.
-start_srv() {
-	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
-	wait_sheath_ready srv
 }
 
 # --- OCSP -----------------------------------------------------------------------
@@ -80,7 +58,7 @@ s_client_status() {
 
 @test "OCSP: a server staples ocsp_response; s_client -status sees a successful response with status good" {
 	ocsp_make good "$OCSP/good.der"
-	start_backend
+	start_counting_backend --echo
 	start_srv ocsp_response="$OCSP/good.der"
 	run s_client_status "$SRV_ADDR"
 	assert_output --partial 'OCSP Response Status: successful'
@@ -90,7 +68,7 @@ s_client_status() {
 }
 
 @test "OCSP: without ocsp_response nothing is stapled (control)" {
-	start_backend
+	start_counting_backend --echo
 	start_srv
 	run s_client_status "$SRV_ADDR"
 	assert_output --partial 'OCSP response: no response sent'
@@ -121,7 +99,7 @@ s_client_status() {
 	b=$(next_update "$OCSP/b.der")
 	[[ -n $a && $a != "$b" ]] || fail "test responses are not distinguishable: '$a' '$b'"
 	cp "$OCSP/a.der" "$OCSP/staple.der"
-	start_backend
+	start_counting_backend --echo
 	start_srv ocsp_response="$OCSP/staple.der"
 	run s_client_status "$SRV_ADDR"
 	assert_output --partial "Next Update: $a"
@@ -152,7 +130,7 @@ s_client_status() {
 	elif ((rc != 0)); then
 		fail "ocsp-response.py failed ($rc): $(cat "$OCSP/err")"
 	fi
-	start_backend
+	start_counting_backend --echo
 	start_srv ocsp_response="$OCSP/stale.der"
 	grep -E 'warning: .*stale' "$SRV_LOG" | grep -qF "$OCSP/stale.der" ||
 		fail "no warning naming the stale response: $(cat "$SRV_LOG")"
@@ -180,16 +158,10 @@ start_s_server_status() {
 	wait_for_port "$UP_PORT"
 }
 
-start_cli() {
-	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(client_svc cli "$CLI_ADDR" "$1" "${@:2}")"
-	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
-	wait_sheath_ready cli
-}
-
 @test "OCSP: a sheath client rejects a server stapling a revoked status; nothing is sent" {
 	ocsp_make revoked "$OCSP/revoked.der"
 	start_s_server_status "$OCSP/revoked.der"
-	start_cli "$UP_ADDR"
+	start_cli_to "$UP_ADDR"
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'must not pass\n' --expect 14 --timeout 10
 	assert_success
 	assert_output --regexp ' recv=0 '
@@ -223,7 +195,7 @@ make_responder() {
 	openssl ocsp -respin "$OCSP/revoked.der" -resp_text -noverify 2>/dev/null |
 		grep -q 'Responder Id: CN = sheath test OCSP responder' || fail "not signed by the responder"
 	start_s_server_status "$OCSP/revoked.der"
-	start_cli "$UP_ADDR"
+	start_cli_to "$UP_ADDR"
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'must not pass\n' --expect 14 --timeout 10
 	assert_success
 	assert_output --regexp ' recv=0 '
@@ -235,7 +207,7 @@ make_responder() {
 @test "OCSP: a sheath client accepts a server stapling a good status" {
 	ocsp_make good "$OCSP/good.der"
 	start_s_server_status "$OCSP/good.der"
-	start_cli "$UP_ADDR"
+	start_cli_to "$UP_ADDR"
 	run "$PY" "$TOOLS/probe.py" --connect "$CLI_ADDR" --send $'stapled ok\n' --expect 11 \
 		--out "$BATS_TEST_TMPDIR/rev.out" --timeout 10
 	assert_success
@@ -245,9 +217,9 @@ make_responder() {
 
 @test "OCSP: a sheath pair where the server staples a good status passes" {
 	ocsp_make good "$OCSP/good.der"
-	start_backend
+	start_counting_backend --echo
 	start_srv ocsp_response="$OCSP/good.der"
-	start_cli "$SRV_ADDR"
+	start_cli_to "$SRV_ADDR"
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 100000 --seed 31 --timeout 10
 	assert_success
 	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
@@ -320,12 +292,12 @@ make_token() {
 
 @test "PKCS#11: a server key inside SoftHSM2 (pin-value) serves a sheath pair byte-exact" {
 	make_token
-	start_backend
+	start_counting_backend --echo
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(svc name=srv mode=server accept="$SRV_ADDR" \
 		connect="$BE_ADDR" cert="$HSM/hsm-server.crt" key="$SRV_URI;pin-value=$HSM_PIN" ca="$CERTS/ca.crt")"
 	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
 	wait_sheath_ready srv
-	start_cli "$SRV_ADDR"
+	start_cli_to "$SRV_ADDR"
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 61 --timeout 30
 	assert_success
 	assert_equal "$(kv recv "$output")" $((1 << 20))
@@ -343,7 +315,7 @@ make_token() {
 
 @test "PKCS#11: pin-source=file: reads the PIN from the first line of a file" {
 	make_token
-	start_backend
+	start_counting_backend --echo
 	printf '%s\nnot-the-pin\n' "$HSM_PIN" >"$HSM/pin.txt"
 	chmod 600 "$HSM/pin.txt"
 	write_conf "$BATS_TEST_TMPDIR/srv.conf" "$(svc name=srv mode=server accept="$SRV_ADDR" \
@@ -353,7 +325,7 @@ make_token() {
 	assert_success
 	start_sheath srv -c "$BATS_TEST_TMPDIR/srv.conf"
 	wait_sheath_ready srv
-	start_cli "$SRV_ADDR"
+	start_cli_to "$SRV_ADDR"
 	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --data 'pin from file' --timeout 10
 	assert_success
 	assert_equal "$(kv recv "$output")" 13
@@ -361,7 +333,7 @@ make_token() {
 
 @test "PKCS#11: a client key inside SoftHSM2 authenticates a sheath client to a server" {
 	make_token
-	start_backend
+	start_counting_backend --echo
 	start_srv allow_cn=hsm-client
 	write_conf "$BATS_TEST_TMPDIR/cli.conf" "$(svc name=cli mode=client accept="$CLI_ADDR" \
 		connect="$SRV_ADDR" cert="$HSM/hsm-client.crt" key="$CLI_URI;pin-value=$HSM_PIN" \

@@ -13,20 +13,9 @@ load 'helpers/common'
 
 setup() {
 	common_setup
-	CLI_PORT=$(free_port)
-	SRV_PORT=$(free_port)
-	BE_PORT=$(free_port)
+	pair_setup
 	M_PORT=$(free_port)
-	CLI_ADDR=127.0.0.1:$CLI_PORT
-	SRV_ADDR=127.0.0.1:$SRV_PORT
-	BE_ADDR=127.0.0.1:$BE_PORT
 	M_ADDR=127.0.0.1:$M_PORT
-	COUNT=$BATS_TEST_TMPDIR/count
-	REC=$BATS_TEST_TMPDIR/rec
-	SRV_CONF=$BATS_TEST_TMPDIR/srv.conf
-	CLI_CONF=$BATS_TEST_TMPDIR/cli.conf
-	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
-	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
 	SEED=100
 }
 
@@ -38,19 +27,6 @@ start_backend() {
 	start_bg backend "$PY" "$TOOLS/fault-backend.py" --listen "$BE_ADDR" \
 		--count-file "$COUNT" --record-dir "$REC" --lifetime 200 "$@"
 	wait_for_port "$BE_PORT"
-}
-
-# start_srv [KEY=VALUE...] / start_cli: the two halves, with the globals in
-# CONF_GLOBALS.
-start_srv() {
-	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
-	start_sheath srv -c "$SRV_CONF"
-	wait_sheath_ready srv
-}
-start_cli() {
-	write_conf "$CLI_CONF" "$(client_svc cli "$CLI_ADDR" "$SRV_ADDR")"
-	start_sheath cli -c "$CLI_CONF"
-	wait_sheath_ready cli
 }
 
 # start_sheath_nofile NAME NOFILE ARGS...: start_sheath under `ulimit -n`.

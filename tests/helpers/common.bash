@@ -377,3 +377,63 @@ backend_count() {
 sha256_of() {
 	sha256sum "$1" | cut -d' ' -f1
 }
+
+# ---------------------------------------------------------------------------
+# The usual topology of a test:
+#
+#   client --plain--> cli (mode client) --TLS--> srv (mode server) --plain--> backend
+#
+# pair_setup: free loopback ports and addresses for the three (CLI_PORT and
+# CLI_ADDR, SRV_PORT and SRV_ADDR, BE_PORT and BE_ADDR), a counting
+# backend's files (COUNT, REC) and the two halves' config and log files
+# (SRV_CONF, CLI_CONF, SRV_LOG, CLI_LOG). Call it after common_setup.
+pair_setup() {
+	CLI_PORT=$(free_port)
+	SRV_PORT=$(free_port)
+	BE_PORT=$(free_port)
+	CLI_ADDR=127.0.0.1:$CLI_PORT
+	SRV_ADDR=127.0.0.1:$SRV_PORT
+	BE_ADDR=127.0.0.1:$BE_PORT
+	COUNT=$BATS_TEST_TMPDIR/count
+	REC=$BATS_TEST_TMPDIR/rec
+	SRV_CONF=$BATS_TEST_TMPDIR/srv.conf
+	CLI_CONF=$BATS_TEST_TMPDIR/cli.conf
+	SRV_LOG=$BATS_TEST_TMPDIR/srv.log
+	CLI_LOG=$BATS_TEST_TMPDIR/cli.log
+}
+
+# start_counting_backend [ARGS...]: tools/counting-backend.py on $BE_ADDR (a
+# TCP address or unix:PATH), counting connections in $COUNT and recording
+# each in $REC; ARGS go to it (--echo, --send N, ...).
+start_counting_backend() {
+	start_bg backend "$PY" "$TOOLS/counting-backend.py" --listen "$BE_ADDR" \
+		--count-file "$COUNT" --record-dir "$REC" --lifetime 200 "$@"
+	if [[ $BE_ADDR == unix:* ]]; then
+		wait_for_unix "${BE_ADDR#unix:}"
+	else
+		wait_for_port "${BE_ADDR##*:}"
+	fi
+}
+
+# start_srv [KEY=VALUE...]: the server half, srv on $SRV_ADDR -> $BE_ADDR
+# with the server certificate and CA1 (server_svc) and the globals in
+# CONF_GLOBALS (write_conf); returns once it listens.
+start_srv() {
+	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR" "$@")"
+	start_sheath srv -c "$SRV_CONF"
+	wait_sheath_ready srv
+}
+
+# start_cli [KEY=VALUE...]: the client half, cli on $CLI_ADDR -> $SRV_ADDR
+# presenting client1 (client_svc); returns once it listens.
+start_cli() {
+	start_cli_to "$SRV_ADDR" "$@"
+}
+
+# start_cli_to CONNECT [KEY=VALUE...]: the client half, cli on $CLI_ADDR ->
+# CONNECT (an address, or a libconfig list of them), presenting client1.
+start_cli_to() {
+	write_conf "$CLI_CONF" "$(client_svc cli "$CLI_ADDR" "$@")"
+	start_sheath cli -c "$CLI_CONF"
+	wait_sheath_ready cli
+}
