@@ -604,10 +604,26 @@ def cmd_report(rawdir, md_path, json_path):
         out.append("| " + " | ".join(row) + " |")
     out.append("")
     # targets
-    out.append("Targets (medians of this run):")
+    def series(impl, m):
+        return results.get(impl, {}).get(m, {}).get("runs", [])
+
+    def per_round(key, peer):
+        """The target's ratio in each round (rounds are interleaved, so the
+        two figures of a round were measured minutes apart); [] when the
+        two series do not line up round for round."""
+        if peer is None:
+            return []
+        other = series("sheath", peer[1:]) if peer.startswith("@") else series(peer, key)
+        mine = series("sheath", key)
+        if len(mine) != len(other) or len(mine) < 2:
+            return []
+        return [x / y if x is not None and y else None for x, y in zip(mine, other)]
+
+    out.append("Targets (medians of this run; then the ratio of each round, "
+               "and in how many rounds it was met):")
     out.append("")
-    out.append("| target | measured | met |")
-    out.append("|---|---|---|")
+    out.append("| target | measured | met | per round | rounds met |")
+    out.append("|---|---|---|---|---|")
     targets = {}
     for label, key, peer, op, bound in TARGETS + idle_targets(counts):
         a = med("sheath", key)
@@ -618,14 +634,21 @@ def cmd_report(rawdir, md_path, json_path):
         else:
             b, what = med(peer, key), "sheath/%s" % peer
         if a is None or not b:
-            out.append("| %s | not measured | n/a |" % label)
+            out.append("| %s | not measured | n/a | | |" % label)
             targets[label] = None
             continue
         v = a / b
         met = v >= bound if op == ">=" else v <= bound
-        targets[label] = {"value": v, "bound": bound, "op": op, "met": met}
+        rounds = per_round(key, peer)
+        known = [r for r in rounds if r is not None]
+        rounds_met = sum(1 for r in known if (r >= bound if op == ">=" else r <= bound))
+        targets[label] = {"value": v, "bound": bound, "op": op, "met": met,
+                          "rounds": rounds, "rounds_met": rounds_met if known else None}
         shown = "%.0f" % v if peer is None else "%.2f (%s)" % (v, what)
-        out.append("| %s | %s | %s |" % (label, shown, "yes" if met else "**no**"))
+        out.append("| %s | %s | %s | %s | %s |" % (
+            label, shown, "yes" if met else "**no**",
+            ", ".join("n/a" if r is None else "%.2f" % r for r in rounds) or "–",
+            "%d of %d" % (rounds_met, len(known)) if known else "–"))
     out.append("")
     full, nodhe = med("sheath", "cps"), med("sheath", "cps_resumed_psk_ke")
     if full and nodhe:
