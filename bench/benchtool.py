@@ -637,11 +637,14 @@ def cmd_report(rawdir, md_path, json_path):
             out.append("| %s | not measured | n/a | | |" % label)
             targets[label] = None
             continue
+        def meets(x):
+            return x >= bound if op == ">=" else x <= bound
+
         v = a / b
-        met = v >= bound if op == ">=" else v <= bound
+        met = meets(v)
         rounds = per_round(key, peer)
         known = [r for r in rounds if r is not None]
-        rounds_met = sum(1 for r in known if (r >= bound if op == ">=" else r <= bound))
+        rounds_met = sum(1 for r in known if meets(r))
         targets[label] = {"value": v, "bound": bound, "op": op, "met": met,
                           "rounds": rounds, "rounds_met": rounds_met if known else None}
         shown = "%.0f" % v if peer is None else "%.2f (%s)" % (v, what)

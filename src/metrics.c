@@ -33,7 +33,6 @@ struct svc_counters {
  * them (SIGKILL, OOM killer, crash). */
 struct proc_counts {
 	pid_t pid;		/* 0: free */
-	int64_t total;
 	int64_t active[METRICS_MAX_SERVICES];
 };
 
@@ -100,7 +99,7 @@ int64_t
 metrics_worker_gone(pid_t pid)
 {
 	struct proc_counts *p = NULL;
-	int64_t lost;
+	int64_t lost = 0;
 
 	if (t == NULL || pid <= 0)
 		return 0;
@@ -110,14 +109,13 @@ metrics_worker_gone(pid_t pid)
 	if (p == NULL)
 		return 0;
 	/* The process is dead: nothing else writes its entry now. */
-	lost = p->total;
 	for (int i = 0; i < METRICS_MAX_SERVICES; i++)
 		if (p->active[i] != 0) {
 			ADD(&t->svc[i].active, -p->active[i]);
+			lost += p->active[i];
 			p->active[i] = 0;
 		}
 	ADD(&t->total_active, -lost);
-	p->total = 0;
 	__atomic_store_n(&p->pid, 0, __ATOMIC_SEQ_CST);
 	return lost;
 }
@@ -147,10 +145,8 @@ metrics_accepted(int slot)
 	ADD(&t->svc[slot].accepted, 1);
 	ADD(&t->svc[slot].active, 1);
 	ADD(&t->total_active, 1);
-	if (mine != NULL) {
+	if (mine != NULL)
 		ADD(&mine->active[slot], 1);
-		ADD(&mine->total, 1);
-	}
 }
 
 enum reject_reason
@@ -188,10 +184,8 @@ metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
 	s = &t->svc[slot];
 	ADD(&s->active, -1);
 	ADD(&t->total_active, -1);
-	if (mine != NULL) {
+	if (mine != NULL)
 		ADD(&mine->active[slot], -1);
-		ADD(&mine->total, -1);
-	}
 	ADD(&s->ended[o], 1);
 	ADD(&s->bytes_in, in);
 	ADD(&s->bytes_out, out);
