@@ -20,13 +20,6 @@ set_shutdown_timeout() {
 	sed -i "s/^shutdown_timeout = 2;/shutdown_timeout = $2;/" "$1"
 }
 
-# alive PID: the process exists and is not a zombie (a daemon's parent is
-# PID 1 here, which need not reap it at once).
-alive() {
-	local state
-	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
-	[[ -n $state && $state != Z ]]
-}
 dead() { ! alive "$1"; }
 
 # children PID: the PIDs of PID's live children, sorted, on one line.

@@ -40,8 +40,6 @@ start_sheath_nofile() {
 	_record_pid sheath "$name" "$LAST_PID"
 }
 
-alive() { kill -0 "$1" 2>/dev/null; }
-
 # forget_pid NAME: teardown need not stop NAME (reaped by the test itself).
 forget_pid() {
 	sed -i "/^[a-z]* $1 /d" "$BATS_TEST_TMPDIR/.pids"

@@ -141,6 +141,15 @@ start_bg() {
 
 pid_of() { cat "$BATS_TEST_TMPDIR/$1.pid"; }
 
+# alive PID: the process exists and is not a zombie (a daemon's parent is
+# PID 1 here, which need not reap it at once; a start_bg process that has
+# exited stays a zombie until the test reaps it).
+alive() {
+	local state
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $state && $state != Z ]]
+}
+
 # wait_exit NAME [TIMEOUT]: wait for a start_bg process to finish by itself.
 wait_exit() {
 	local pid timeout=${2:-30}

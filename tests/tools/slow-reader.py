@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Slow reader: connects (optionally sending --data first), reads nothing for
---stall seconds, then reads the first --slow-bytes bytes at about --rate
+--stall seconds (then creates --stall-mark, if given), then reads the first --slow-bytes bytes at about --rate
 bytes per second, then the rest as fast as it can until EOF. A small
 --rcvbuf keeps the kernel from hiding the slowness. Prints:
   recv=N recv_sha256=H end=eof|reset|timeout elapsed=S"""
@@ -17,6 +17,7 @@ def main():
     ap.add_argument("--connect", required=True, help="HOST:PORT, [V6]:PORT or unix:/path")
     ap.add_argument("--data", help="send this first (then half-close)")
     ap.add_argument("--stall", type=float, default=0)
+    ap.add_argument("--stall-mark", help="create this file when the stall ends, before the first read")
     ap.add_argument("--slow-bytes", type=toolslib.parse_size, default=0)
     ap.add_argument("--rate", type=toolslib.parse_size, default=1 << 20, help="bytes/s while slow")
     ap.add_argument("--rcvbuf", type=toolslib.parse_size, default=0)
@@ -37,6 +38,8 @@ def main():
     h = toolslib.Hasher()
     end = "eof"
     time.sleep(args.stall)
+    if args.stall_mark:
+        open(args.stall_mark, "w").close()
     step = 4096
     buf = bytearray(1 << 20)
     view = memoryview(buf)
