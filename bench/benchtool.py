@@ -438,6 +438,7 @@ METRICS = [
     # one row each per idle-connection count N (see idle_metrics)
     ("@idle", None, None, None, None),
     ("cpu_s_per_gib", "CPU seconds per GiB (A+B user+sys, 1 stream)", "s/GiB", "lower", 3),
+    ("cpu_s_per_gib4", "CPU seconds per GiB (A+B user+sys, 4 streams)", "s/GiB", "lower", 3),
     ("bulk1_frac_direct", "1-stream bulk as fraction of direct", "", "higher", 3),
     ("foreign_cpu_pct", "Other processes' CPU during timed tests: median (max)", "% of a core", "lower", 0),
 ]

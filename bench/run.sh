@@ -694,11 +694,13 @@ test_bulk() {
 			local gbps extra=""
 			gbps=$(calc "$B_BPS / 1e9")
 			record "$impl" "bulk${streams}_gbps" "$gbps" "{\"bits_per_second\":$B_BPS,\"bytes\":$B_BYTES}"
-			if [[ $impl != direct && $streams == 1 ]]; then
-				local hz cps
+			if [[ $impl != direct ]]; then
+				# cpu_s_per_gib (1 stream, the target's) or cpu_s_per_gib4
+				local hz cps key=cpu_s_per_gib
+				((streams > 1)) && key+=$streams
 				hz=$(getconf CLK_TCK)
 				cps=$(calc "$B_TICKS / $hz / ($B_BYTES / 2**30)")
-				record "$impl" cpu_s_per_gib "$cps" \
+				record "$impl" "$key" "$cps" \
 					"{\"cpu_ticks\":$B_TICKS,\"clk_tck\":$hz,\"bytes\":$B_BYTES}"
 				extra=", A+B CPU $(calc "round($cps, 3)") s/GiB"
 			fi
