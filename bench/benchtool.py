@@ -216,7 +216,6 @@ def cmd_idle(port, n, timeout):
     MAX_INFLIGHT = 64
     established = []
     failed = 0
-    tries = {}
     todo = n
     inflight = 0
     start = time.monotonic()

@@ -52,20 +52,7 @@ def serve(conn, idx, args):
         if args.send:
             sender = threading.Thread(target=do_send, daemon=True)
             sender.start()
-        buf = bytearray(1 << 18)
-        view = memoryview(buf)
-        while True:
-            try:
-                n = conn.recv_into(buf)
-            except ConnectionResetError:
-                end = "reset"
-                break
-            if n == 0:
-                break
-            recv_h.update(view[:n])
-            if args.echo:
-                conn.sendall(view[:n])
-                sent_h.update(view[:n])
+        end = toolslib.read_to_eof(conn, recv_h, sent_h if args.echo else None)
         if sender:
             sender.join()
         if end == "eof" and args.reply_after_eof:

@@ -42,18 +42,9 @@ def record(args, idx, behaviour, recv_h, end, sent_h):
 
 
 def do_echo(conn, recv_h, sent_h):
-    buf = bytearray(1 << 18)
-    view = memoryview(buf)
-    while True:
-        try:
-            n = conn.recv_into(buf)
-        except ConnectionResetError:
-            return "reset"
-        if n == 0:
-            break
-        recv_h.update(view[:n])
-        conn.sendall(view[:n])
-        sent_h.update(view[:n])
+    end = toolslib.read_to_eof(conn, recv_h, sent_h)
+    if end != "eof":
+        return end
     try:
         conn.shutdown(socket.SHUT_WR)
     except OSError:

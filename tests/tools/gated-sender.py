@@ -69,20 +69,7 @@ def main():
 
     t = threading.Thread(target=do_send, daemon=True)
     t.start()
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
-    try:
-        while True:
-            n = sock.recv_into(buf)
-            if n == 0:
-                break
-            recv.update(view[:n])
-    except ConnectionResetError:
-        result["end"] = "reset"
-    except socket.timeout:
-        result["end"] = "timeout"
-    except OSError as e:
-        result["end"] = "error:" + type(e).__name__
+    result["end"] = toolslib.read_to_eof(sock, recv)
     t.join(5)
     sock.close()
     line = "sent=%d sent_sha256=%s recv=%d recv_sha256=%s end=%s wire_sha256=%s" % (

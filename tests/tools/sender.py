@@ -58,20 +58,7 @@ def main():
             result["send_error"] = type(e).__name__
 
     def do_recv():
-        buf = bytearray(1 << 20)
-        view = memoryview(buf)
-        try:
-            while True:
-                n = sock.recv_into(buf)
-                if n == 0:
-                    return
-                recv.update(view[:n])
-        except ConnectionResetError:
-            result["end"] = "reset"
-        except socket.timeout:
-            result["end"] = "timeout"
-        except OSError as e:
-            result["end"] = "error:" + type(e).__name__
+        result["end"] = toolslib.read_to_eof(sock, recv)
 
     if args.recv_first:
         do_recv()

@@ -12,19 +12,8 @@ import toolslib
 
 def serve(conn, path):
     h = toolslib.Hasher()
-    end = "eof"
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
     try:
-        while True:
-            n = conn.recv_into(buf)
-            if n == 0:
-                break
-            h.update(view[:n])
-    except ConnectionResetError:
-        end = "reset"
-    except OSError as e:
-        end = "error:" + type(e).__name__
+        end = toolslib.read_to_eof(conn, h)
     finally:
         conn.close()
     toolslib.write_atomic(path, "bytes=%d sha256=%s end=%s\n" % (h.n, h.hexdigest(), end))

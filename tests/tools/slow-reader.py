@@ -41,8 +41,6 @@ def main():
     if args.stall_mark:
         open(args.stall_mark, "w").close()
     step = 4096
-    buf = bytearray(1 << 20)
-    view = memoryview(buf)
     try:
         while h.n < args.slow_bytes:
             data = sock.recv(min(step, args.slow_bytes - h.n))
@@ -51,11 +49,7 @@ def main():
             h.update(data)
             time.sleep(len(data) / args.rate)
         else:
-            while True:
-                n = sock.recv_into(buf)
-                if n == 0:
-                    break
-                h.update(view[:n])
+            end = toolslib.read_to_eof(sock, h)
     except ConnectionResetError:
         end = "reset"
     except socket.timeout:

@@ -34,7 +34,7 @@ def stream(i, args, pool, results):
     time.sleep(rng.uniform(0, args.start_spread))
     res = {"stream": i, "size": size, "sent": 0, "recv": 0, "end": "eof", "error": ""}
     sent_h = hashlib.sha256()
-    recv_h = hashlib.sha256()
+    recv_h = toolslib.Hasher()
     try:
         sock = toolslib.connect(args.connect, timeout=args.timeout)
     except OSError as e:
@@ -62,21 +62,8 @@ def stream(i, args, pool, results):
 
     t = threading.Thread(target=sender, daemon=True)
     t.start()
-    buf = bytearray(1 << 18)
-    view = memoryview(buf)
-    try:
-        while True:
-            n = sock.recv_into(buf)
-            if n == 0:
-                break
-            recv_h.update(view[:n])
-            res["recv"] += n
-    except ConnectionResetError:
-        res["end"] = "reset"
-    except socket.timeout:
-        res["end"] = "timeout"
-    except OSError as e:
-        res["end"] = "error:" + type(e).__name__
+    res["end"] = toolslib.read_to_eof(sock, recv_h)
+    res["recv"] = recv_h.n
     t.join(args.timeout)
     sock.close()
     res["ok"] = (res["end"] == "eof" and not res["error"] and res["sent"] == size

@@ -124,6 +124,32 @@ class Hasher:
     def hexdigest(self):
         return self.h.hexdigest()
 
+    def digest(self):
+        return self.h.digest()
+
+
+def read_to_eof(sock, hasher, echo=None):
+    """Read sock until the peer's end of stream, hashing what arrives; with
+    echo (a Hasher), also send each piece back and hash it there. Returns how
+    the stream ended: eof, reset, timeout or error:NAME."""
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    try:
+        while True:
+            n = sock.recv_into(buf)
+            if n == 0:
+                return "eof"
+            hasher.update(view[:n])
+            if echo is not None:
+                sock.sendall(view[:n])
+                echo.update(view[:n])
+    except ConnectionResetError:
+        return "reset"
+    except socket.timeout:
+        return "timeout"
+    except OSError as e:
+        return "error:" + type(e).__name__
+
 
 def out(line):
     sys.stdout.write(line + "\n")
