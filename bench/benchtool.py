@@ -23,6 +23,7 @@ import errno
 import hashlib
 import json
 import os
+import random
 import selectors
 import signal
 import socket
@@ -36,8 +37,31 @@ import time
 # ports
 
 def cmd_ports(n):
+    """N free ports for the script's listeners, from below the kernel's
+    ephemeral range where it can: a port the kernel hands out (bind to port
+    0) may be taken by an outgoing connection before the script binds it,
+    which the tens of thousands of connections of the idle test make likely.
+    Outgoing connections never use ports below that range."""
+    n = int(n)
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    candidates = list(range(10000, low))
+    random.shuffle(candidates)
     socks = []
-    for _ in range(int(n)):
+    for port in candidates:
+        if len(socks) == n:
+            break
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    while len(socks) < n:  # no room below the range: the kernel's choice
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         socks.append(s)
