@@ -245,8 +245,15 @@ def cmd_idle(port, n, timeout):
     start = time.monotonic()
 
     def launch():
-        nonlocal inflight
-        s = socket.socket()
+        nonlocal inflight, todo
+        try:
+            s = socket.socket()
+        except OSError as e:
+            # out of descriptors itself: report what it holds, not a crash
+            print("client: %s after %d connections" % (e.strerror, len(established)),
+                  file=sys.stderr, flush=True)
+            todo = 0
+            return
         s.setblocking(False)
         try:
             s.connect(addr)
@@ -259,6 +266,8 @@ def cmd_idle(port, n, timeout):
         while todo > 0 and inflight < MAX_INFLIGHT:
             todo -= 1
             launch()
+        if todo == 0 and inflight == 0:
+            break
         for key, mask in sel.select(0.5):
             s = key.fileobj
             state = key.data
