@@ -36,6 +36,17 @@ check_transfer() {
 	assert_equal "$(kv end "$r")" eof
 }
 
+# transfer_1m SEED: 1 MiB seeded with SEED through the pair to the echo
+# backend (already started) and back, checked at both ends; the sender's
+# report stays in SENDER.
+transfer_1m() {
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed "$1" --timeout 30
+	assert_success
+	SENDER=$output
+	wait_for_file "$REC/conn-1"
+	check_transfer "$SENDER" "$(cat "$REC/conn-1")"
+}
+
 # echo_roundtrip SIZE: SIZE seeded bytes through the tunnel to the echo
 # backend and back; both directions are in flight at once.
 echo_roundtrip() {
@@ -178,11 +189,7 @@ echo_roundtrip() {
 	start_sheath cli -c "$BATS_TEST_TMPDIR/cli.conf"
 	wait_sheath_ready srv
 	wait_sheath_ready cli
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 2 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 2
 	# the command-line service is called "cli", and -l info shows the end line
 	wait_conn_line "$SRV_LOG" cli
 	assert_equal "$(kv identity "$(conn_lines "$SRV_LOG" cli)")" '"CN=client1,OU=app"'
@@ -208,33 +215,21 @@ echo_roundtrip() {
 	start_counting_backend --echo
 	start_pair
 	wait_for_unix "$SOCKDIR/cli.sock"
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 4 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 4
 }
 
 @test "unix socket on the plaintext connect side (server mode)" {
 	BE_ADDR=unix:$SOCKDIR/backend.sock
 	start_counting_backend --echo
 	start_pair
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 5 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 5
 }
 
 @test "TLS over a unix socket between the pair" {
 	SRV_ADDR=unix:$SOCKDIR/tls.sock
 	start_counting_backend --echo
 	start_pair
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 6 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 6
 }
 
 @test "IPv6 loopback [::1]:port on both hops" {
@@ -243,13 +238,9 @@ echo_roundtrip() {
 	SRV_ADDR="[::1]:$SRV_PORT"
 	start_counting_backend --echo
 	start_pair
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 7 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 7
 	wait_conn_line "$CLI_LOG" cli
-	assert_equal "$(kv peer "$(conn_lines "$CLI_LOG" cli)")" "$(kv local "$sender")"
+	assert_equal "$(kv peer "$(conn_lines "$CLI_LOG" cli)")" "$(kv local "$SENDER")"
 	wait_conn_line "$SRV_LOG" srv
 	[[ $(kv peer "$(conn_lines "$SRV_LOG" srv)") == "[::1]:"* ]] ||
 		fail "server saw peer $(kv peer "$(conn_lines "$SRV_LOG" srv)"), expected [::1]:PORT"
@@ -269,11 +260,7 @@ echo_roundtrip() {
 	wait_sheath_ready srv
 	wait_sheath_ready br
 	wait_sheath_ready cli
-	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 8 --timeout 30
-	assert_success
-	local sender=$output
-	wait_for_file "$REC/conn-1"
-	check_transfer "$sender" "$(cat "$REC/conn-1")"
+	transfer_1m 8
 	wait_conn_line "$BATS_TEST_TMPDIR/br.log" br
 	assert_equal "$(kv identity "$(conn_lines "$BATS_TEST_TMPDIR/br.log" br)")" '"CN=client1,OU=app"'
 	wait_conn_line "$SRV_LOG" srv
