@@ -67,18 +67,7 @@ timeout -k 5 $((SECS + 60)) "$PY" "$TOOL" load --port "$PA" --conns "$CONNS" --s
 drv_rc=$?
 
 # connections must all end in A and B once the streams did
-active_a="?" active_b="?"
-for _ in $(seq 1 30); do
-	active_a=$(pair_metric_sum "$MA" '^sheath_connections_active\{')
-	active_b=$(pair_metric_sum "$MB" '^sheath_connections_active\{')
-	[[ $active_a == 0 && $active_b == 0 ]] && break
-	sleep 0.5
-done
-out_a=$(pair_outcomes "$MA")
-out_b=$(pair_outcomes "$MB")
-alive_a=yes alive_b=yes
-pair_alive A "$PID_A" || alive_a=no
-pair_alive B "$PID_B" || alive_b=no
+pair_settle
 limit_lines=$(cat "$WORK/a.log" "$WORK/b.log" | grep -Ec 'connection limit|out of file descriptors')
 
 if [[ ! -s $WORK/load.json ]]; then

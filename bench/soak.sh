@@ -53,6 +53,12 @@ MIN=${SOAK_MIN:-1K}
 MAX=${SOAK_MAX:-64K}
 SEED=${SOAK_SEED:-1}
 INTERVAL=${SOAK_INTERVAL:-5}
+# Runs under 3 minutes judge growth between [S/6, S/3) and the last third:
+# the first window must hold a sample.
+if ((SECS < 180)) && awk -v i="$INTERVAL" -v s="$SECS" 'BEGIN { exit !(i > s / 6) }'; then
+	echo "$0: a ${SECS}s soak needs SOAK_INTERVAL <= $((SECS / 6)) s (have $INTERVAL)" >&2
+	exit 2
+fi
 TOL=${SOAK_TOLERANCE:-0.10}
 CSV=${SOAK_CSV:-/tmp/sheath-soak-$(date +%Y%m%d-%H%M%S).csv}
 JSON=${CSV%.csv}.json
@@ -77,18 +83,8 @@ timeout -k 5 $((SECS + 120)) "$PY" "$TOOL" soak --port "$PA" --workers "$WORKERS
 	--csv "$CSV" --json "$JSON" >"$WORK/driver.out" 2>"$WORK/driver.err"
 drv_rc=$?
 
-active_a="?" active_b="?"
-for _ in $(seq 1 30); do
-	active_a=$(pair_metric_sum "$MA" '^sheath_connections_active\{')
-	active_b=$(pair_metric_sum "$MB" '^sheath_connections_active\{')
-	[[ $active_a == 0 && $active_b == 0 ]] && break
-	sleep 0.5
-done
-out_a=$(pair_outcomes "$MA")
-out_b=$(pair_outcomes "$MB")
-alive_a=yes alive_b=yes
-pair_alive A "$PID_A" || alive_a=no
-pair_alive B "$PID_B" || alive_b=no
+# connections must all end in A and B once the streams did
+pair_settle
 
 if [[ ! -s $JSON ]]; then
 	log "the driver produced no result (exit $drv_rc):"

@@ -205,6 +205,24 @@ pair_outcomes() {
 	EOF
 }
 
+# pair_settle: after the load, wait up to 15 s for A and B to count no
+# active connection; sets active_a and active_b (the counts, or ?), out_a
+# and out_b (pair_outcomes) and alive_a and alive_b (yes or no).
+pair_settle() {
+	active_a="?" active_b="?"
+	for _ in $(seq 1 30); do
+		active_a=$(pair_metric_sum "$MA" '^sheath_connections_active\{')
+		active_b=$(pair_metric_sum "$MB" '^sheath_connections_active\{')
+		[[ $active_a == 0 && $active_b == 0 ]] && break
+		sleep 0.5
+	done
+	out_a=$(pair_outcomes "$MA")
+	out_b=$(pair_outcomes "$MB")
+	alive_a=yes alive_b=yes
+	pair_alive A "$PID_A" || alive_a=no
+	pair_alive B "$PID_B" || alive_b=no
+}
+
 # pair_log_lines: what A and B logged (at log_level "warning" a healthy
 # sheath logs nothing), as "a.log N lines, b.log N lines"; pair_log_show
 # prints the first lines of each.
