@@ -266,8 +266,6 @@ def cmd_idle(port, n, timeout):
         while todo > 0 and inflight < MAX_INFLIGHT:
             todo -= 1
             launch()
-        if todo == 0 and inflight == 0:
-            break
         for key, mask in sel.select(0.5):
             s = key.fileobj
             state = key.data

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Slow reader: connects (optionally sending --data first), reads nothing for
---stall seconds (then creates --stall-mark, if given), then reads the first --slow-bytes bytes at about --rate
-bytes per second, then the rest as fast as it can until EOF. A small
---rcvbuf keeps the kernel from hiding the slowness. Prints:
-  recv=N recv_sha256=H end=eof|reset|timeout elapsed=S"""
+--stall seconds (then creates the file --stall-mark, if given), then reads
+the first --slow-bytes bytes at about --rate bytes per second, then the rest
+as fast as it can until EOF. A small --rcvbuf keeps the kernel from hiding
+the slowness. Prints:
+  recv=N recv_sha256=H end=eof|reset|timeout|error:NAME elapsed=S"""
 
 import argparse
 import socket
