@@ -76,6 +76,9 @@ size_bytes() {
 }
 
 fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 | wc -l; }
+# fds_at_most PID N: PID holds N descriptors or fewer (counted at each call,
+# so wait_until can poll it).
+fds_at_most() { (($(fd_count "$1") <= $2)); }
 
 # backend_got SHA: some backend connection received bytes with this SHA-256.
 backend_got_sha() { grep -qs -- " sha256=$1 " "$REC"/conn-[0-9]*; }
@@ -545,14 +548,14 @@ release() {
 	assert_equal "$(kv alive "$HOLD_FINAL")" "$held"
 
 	# recovery: every descriptor came back, and as many tunnels fit again
-	wait_until 10 "srv to close every connection" test "$(fd_count "$pid")" -le "$fds0"
+	wait_until 10 "srv to close every connection" fds_at_most "$pid" "$fds0"
 	assert_equal "$(fd_count "$pid")" "$fds0"
 	assert_plain_serving "$CLI_ADDR" 4M
 	assert_tls_serving "$SRV_ADDR" 1M
 	hold again --connect "$CLI_ADDR" --extra 1
 	(($(kv held "$HOLD_STATE") >= held + 1)) || fail "only $(kv held "$HOLD_STATE") tunnels fit now, $held + 1 before"
 	release again
-	wait_until 10 "srv to close every connection" test "$(fd_count "$pid")" -le "$fds0"
+	wait_until 10 "srv to close every connection" fds_at_most "$pid" "$fds0"
 	assert_plain_serving "$CLI_ADDR" 4M
 	alive "$pid" || fail "srv died"
 }
