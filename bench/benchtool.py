@@ -2,7 +2,6 @@
 """Helpers for bench/run.sh (stdlib only).
 
 Subcommands:
-  ports N                    print N distinct free TCP ports on 127.0.0.1
   echo PORT [LIFETIME]       echo server on 127.0.0.1:PORT (selectors, any
                              number of connections, bounded buffering);
                              prints "listening" once bound
@@ -23,7 +22,6 @@ import errno
 import hashlib
 import json
 import os
-import random
 import selectors
 import signal
 import socket
@@ -31,41 +29,6 @@ import statistics
 import sys
 import threading
 import time
-
-
-# --------------------------------------------------------------------------
-# ports
-
-def cmd_ports(n):
-    """N free ports for the script's listeners, from below the kernel's
-    ephemeral range where it can: a port the kernel hands out (bind to port
-    0) may be taken by an outgoing connection before the script binds it,
-    which the tens of thousands of connections of the idle test make likely.
-    Outgoing connections never use ports below that range."""
-    n = int(n)
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 0
-    candidates = list(range(10000, low))
-    random.shuffle(candidates)
-    socks = []
-    for port in candidates:
-        if len(socks) == n:
-            break
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            s.close()
-            continue
-        socks.append(s)
-    while len(socks) < n:  # no room below the range: the kernel's choice
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    print(" ".join(str(s.getsockname()[1]) for s in socks))
 
 
 # --------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 #
 # Prints the streams ok/failed and the reloads sent/logged, and exits 1 on
 # any failed stream, a failed reload or a sheath instance that died.
-# Everything listens on 127.0.0.1 only, on ports the kernel hands out; every
+# Everything listens on 127.0.0.1 only, on free ports below the ephemeral range; every
 # wait is bounded and every process started here is killed by PID on exit.
 #
 # Environment:
@@ -78,12 +78,7 @@ for name in a b; do
 		--template "$WORK/$name.tmpl" --outfile "$C/server-$name.crt" >/dev/null 2>&1 || die "certtool"
 done
 
-read -r PA PB PE < <("$PY" -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))')
+read -r PA PB PE < <("$PY" "$TOP/tests/tools/free-ports.py" 3)
 
 wait_port() { # PORT
 	local hex i

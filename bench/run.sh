@@ -5,7 +5,7 @@
 #   load tool -> A (plaintext in, TLS out + client cert)
 #             -> B (TLS in, client cert required, plaintext out) -> backend
 #
-# Everything listens on 127.0.0.1 only, on ports the kernel hands out, every
+# Everything listens on 127.0.0.1 only, on free ports below the ephemeral range, every
 # wait is bounded and every process this script starts is killed by PID on
 # exit. See bench/README.md for what is measured and how to read the table.
 #
@@ -80,6 +80,9 @@ OUT=${BENCH_OUT:-$BENCH_DIR/results}
 WAIT_QUIET=${BENCH_WAIT_QUIET:-0}
 RETRIES=${BENCH_RETRIES:-3}
 TOOL=$BENCH_DIR/benchtool.py
+# listening ports from below the kernel's ephemeral range, which the
+# outgoing connections of a large idle test can never take first
+PORTS_TOOL=$BENCH_DIR/../tests/tools/free-ports.py
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -217,7 +220,7 @@ wait_listen() {
 PORT_POOL=()
 next_port() { # sets PORT
 	if ((${#PORT_POOL[@]} == 0)); then
-		read -ra PORT_POOL < <("$PY" "$TOOL" ports 40)
+		read -ra PORT_POOL < <("$PY" "$PORTS_TOOL" 40)
 	fi
 	PORT=${PORT_POOL[0]}
 	PORT_POOL=("${PORT_POOL[@]:1}")

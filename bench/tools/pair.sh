@@ -6,7 +6,7 @@
 #          --TLS 1.3, mutual--> B (sheath, mode server, verify require)
 #          --plain--> echo backend (tools/sheathload.py echo)
 #
-# Ports come from the kernel (bound to port 0 just before use). Every
+# Ports: free ones below the ephemeral range (tests/tools/free-ports.py). Every
 # process started here is recorded and, on exit, sent SIGTERM by PID, given
 # 5 s, then SIGKILLed by PID. Certificates come from tests/gen-certs.sh in
 # a scratch directory that is removed on exit (KEEP=1 keeps it).
@@ -100,7 +100,7 @@ pair_start() {
 	"$TOP/tests/gen-certs.sh" "$WORK/certs" >"$WORK/gen-certs.log" 2>&1 ||
 		die "tests/gen-certs.sh failed: $(tail -n 3 "$WORK/gen-certs.log")"
 	local C=$WORK/certs
-	read -r PA PB PE MA MB < <("$PY" "$TOOL" ports 5) || die "no free ports"
+	read -r PA PB PE MA MB < <("$PY" "$BENCH_DIR/../tests/tools/free-ports.py" 5) || die "no free ports"
 
 	cat >"$WORK/a.conf" <<-EOF
 		include_dir = "";

@@ -5,9 +5,6 @@ One process, non-blocking sockets, one selectors (epoll) loop: thousands of
 streams cost a few KiB each here, never a thread.
 
 Subcommands:
-  ports N
-      print N distinct free TCP ports on 127.0.0.1
-
   echo --port P [--lifetime S]
       echo backend on 127.0.0.1:P. Bounded buffering per connection (stops
       reading while 256 KiB are waiting to go back); on EOF from the peer it
@@ -806,21 +803,9 @@ def cmd_echo(a):
     return 0
 
 
-def cmd_ports(a):
-    socks = []
-    for _ in range(a.n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-    print(" ".join(str(s.getsockname()[1]) for s in socks))
-    return 0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("ports")
-    p.add_argument("n", type=int)
     p = sub.add_parser("echo")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--lifetime", type=float, default=3600)
@@ -846,7 +831,7 @@ def main():
             p.add_argument("--tolerance", type=float, default=0.10)
             p.add_argument("--csv", required=True)
     a = ap.parse_args()
-    return {"ports": cmd_ports, "echo": cmd_echo, "load": cmd_load, "soak": cmd_soak}[a.cmd](a)
+    return {"echo": cmd_echo, "load": cmd_load, "soak": cmd_soak}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ wait_exit() {
 # ---------------------------------------------------------------------------
 # ports and waits
 
-# free_port: a TCP port on 127.0.0.1 the kernel handed out. common_setup
+# free_port: a free TCP port on 127.0.0.1 for a listener. common_setup
 # asks for a pool of them in one python start; the index lives in a file so
 # that $(free_port) in a subshell still moves on.
 free_port() {
@@ -174,18 +174,15 @@ free_port() {
 		echo $((i + 1)) >"$BATS_TEST_TMPDIR/.portidx"
 		echo "${PORT_POOL[$i]}"
 	else
-		"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+		free_ports 1
 	fi
 }
 
-# free_ports N: N distinct free ports on one line (one python start).
+# free_ports N: N distinct free ports on one line (one python start), from
+# below the kernel's ephemeral range, which outgoing connections never take
+# (tools/free-ports.py).
 free_ports() {
-	"$PY" -c '
-import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in socks))' "$1"
+	"$PY" "$TOOLS/free-ports.py" "$1"
 }
 
 has_ipv6_loopback() {

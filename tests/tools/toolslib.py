@@ -151,6 +151,40 @@ def read_to_eof(sock, hasher, echo=None):
         return "error:" + type(e).__name__
 
 
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1 for listeners, from below the
+    kernel's ephemeral range where there is room. A port that bind(0) hands
+    out may be taken by some outgoing connection (of this test or one running
+    beside it) before the listener binds it; outgoing connections never use
+    ports below that range."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    candidates = list(range(10000, low))
+    random.shuffle(candidates)
+    socks = []
+    for port in candidates:
+        if len(socks) == n:
+            break
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        socks.append(s)
+    while len(socks) < n:  # no room below the range: the kernel's choice
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 def out(line):
     sys.stdout.write(line + "\n")
     sys.stdout.flush()
