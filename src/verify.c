@@ -5,6 +5,7 @@
 #include "log.h"
 #include "util.h"
 #include "vcache.h"
+#include "certnames.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -13,69 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-#define NAME_POOL 8192
-
-/* Copy the value of a certificate field into the pool; skip values with an
- * embedded NUL (a classic way to fool name checks). */
-static const char *
-pool_add(char *pool, size_t *used, const char *v, size_t len)
-{
-	char *dst;
-
-	if (memchr(v, '\0', len) != NULL || *used + len + 1 > NAME_POOL)
-		return NULL;
-	dst = pool + *used;
-	memcpy(dst, v, len);
-	dst[len] = '\0';
-	*used += len + 1;
-	return dst;
-}
-
-static void
-collect_dn(gnutls_x509_crt_t crt, const char *oid, const char **out,
-    size_t *n, char *pool, size_t *used)
-{
-	for (unsigned i = 0; *n < PEER_NAMES_MAX; i++) {
-		char buf[1024];
-		size_t len = sizeof(buf);
-
-		if (gnutls_x509_crt_get_dn_by_oid(crt, oid, i, 0, buf,
-		    &len) < 0)
-			break;
-		if ((out[*n] = pool_add(pool, used, buf, len)) != NULL)
-			(*n)++;
-	}
-}
-
-static void
-collect_names(gnutls_x509_crt_t crt, struct peer_names *pn, char *pool,
-    size_t *used)
-{
-	collect_dn(crt, GNUTLS_OID_X520_COMMON_NAME, pn->cn, &pn->ncn, pool,
-	    used);
-	collect_dn(crt, GNUTLS_OID_X520_ORGANIZATIONAL_UNIT_NAME, pn->ou,
-	    &pn->nou, pool, used);
-	for (unsigned i = 0; i < 256; i++) {
-		char buf[1024];
-		size_t len = sizeof(buf);
-		int type = gnutls_x509_crt_get_subject_alt_name(crt, i, buf,
-		    &len, NULL);
-
-		if (type == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
-			break;
-		if (type == GNUTLS_SAN_DNSNAME && pn->ndns < PEER_NAMES_MAX) {
-			if ((pn->dns[pn->ndns] = pool_add(pool, used, buf,
-			    len)) != NULL)
-				pn->ndns++;
-		} else if (type == GNUTLS_SAN_URI &&
-		    pn->nuri < PEER_NAMES_MAX) {
-			if ((pn->uri[pn->nuri] = pool_add(pool, used, buf,
-			    len)) != NULL)
-				pn->nuri++;
-		}
-	}
-}
 
 /* SHA-256 of the DER SubjectPublicKeyInfo, as `openssl pkey -pubout`. */
 static int
@@ -133,7 +71,7 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 	gnutls_datum_t dn = { NULL, 0 };
 	unsigned char digest[PIN_LEN];
 	struct peer_names pn;
-	char pool[NAME_POOL];
+	char pool[CERTNAMES_POOL];
 	size_t used = 0;
 	int ok = 0, verify = t->conf->verify, cacheable;
 	unsigned char key[VCACHE_KEY_LEN];
@@ -236,7 +174,7 @@ verify_peer(gnutls_session_t s, const struct tls_ctx *t, const char *name,
 		}
 	}
 	memset(&pn, 0, sizeof(pn));
-	collect_names(crt, &pn, pool, &used);
+	certnames_collect(crt, &pn, pool, sizeof(pool), &used);
 	ok = identity_allowed(&t->allow, &pn, reason, rlen);
 out:
 	if (crt != NULL)
