@@ -239,3 +239,87 @@ addr_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t buflen)
 	}
 	return buf;
 }
+
+int
+addr_prefix_parse(const char *s, struct addr_prefix *out, char *err,
+    size_t errlen)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *slash = strchr(s, '/');
+	size_t hlen = slash ? (size_t)(slash - s) : strlen(s);
+	int max;
+
+	memset(out, 0, sizeof(*out));
+	if (hlen == 0 || hlen >= sizeof(host)) {
+		snprintf(err, errlen, "\"%.64s\": expected an address or an "
+		    "address/prefix-length", s);
+		return -1;
+	}
+	memcpy(host, s, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, out->addr) == 1) {
+		out->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, host, out->addr) == 1) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		snprintf(err, errlen, "\"%.64s\": not an IPv4 or IPv6 address",
+		    host);
+		return -1;
+	}
+	out->bits = max;
+	if (slash != NULL) {
+		char *end;
+		long bits = strtol(slash + 1, &end, 10);
+
+		if (slash[1] < '0' || slash[1] > '9' || *end != '\0' ||
+		    bits < 0 || bits > max) {
+			snprintf(err, errlen, "\"%.64s\": the prefix length "
+			    "must be 0 to %d", s, max);
+			return -1;
+		}
+		out->bits = (int)bits;
+	}
+	return 0;
+}
+
+/* Whether the first bits of a and b are equal. */
+static int
+prefix_equal(const unsigned char *a, const unsigned char *b, int bits)
+{
+	int whole = bits / 8, rest = bits % 8;
+
+	if (memcmp(a, b, (size_t)whole) != 0)
+		return 0;
+	return rest == 0 || ((a[whole] ^ b[whole]) &
+	    (unsigned char)(0xff00 >> rest)) == 0;
+}
+
+int
+addr_prefix_match(const struct addr_prefix *p, size_t n,
+    const struct sockaddr *sa)
+{
+	const unsigned char *v4 = NULL, *v6 = NULL;
+
+	if (sa->sa_family == AF_INET) {
+		v4 = (const unsigned char *)
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		v6 = a->s6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a))	/* ::ffff:a.b.c.d */
+			v4 = v6 + 12;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (p[i].family == AF_INET && v4 != NULL &&
+		    prefix_equal(p[i].addr, v4, p[i].bits))
+			return 1;
+		if (p[i].family == AF_INET6 && v6 != NULL &&
+		    prefix_equal(p[i].addr, v6, p[i].bits))
+			return 1;
+	}
+	return 0;
+}

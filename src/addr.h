@@ -39,4 +39,22 @@ const char *addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
 
 #define ADDR_STRLEN 160
 
+/* An address prefix of an allow-list: "10.0.0.0/8", "::1". */
+struct addr_prefix {
+	int family;			/* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int bits;
+};
+
+/** addr_prefix_parse(s, out, err, errlen): "ADDR" or "ADDR/BITS". Returns 0,
+ * or -1 with a reason in err. */
+int addr_prefix_parse(const char *s, struct addr_prefix *out, char *err,
+    size_t errlen);
+
+/** addr_prefix_match(p, n, sa): whether sa (a socket address) is in one of
+ * the n prefixes; an IPv4-mapped IPv6 address matches IPv4 prefixes, and
+ * a unix socket peer matches none. */
+int addr_prefix_match(const struct addr_prefix *p, size_t n,
+    const struct sockaddr *sa);
+
 #endif

@@ -67,3 +67,20 @@ certnames_collect(gnutls_x509_crt_t crt, struct peer_names *pn, char *pool,
 	}
 }
 
+
+size_t
+certnames_count_cn(gnutls_x509_crt_t crt)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < 64; i++) {
+		size_t len = 0;
+		int r = gnutls_x509_crt_get_dn_by_oid(crt,
+		    GNUTLS_OID_X520_COMMON_NAME, i, 0, NULL, &len);
+
+		if (r == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		n++;
+	}
+	return n;
+}

@@ -19,4 +19,8 @@
 void certnames_collect(gnutls_x509_crt_t crt, struct peer_names *pn,
     char *pool, size_t poolsize, size_t *used);
 
+/** certnames_count_cn(crt): how many CN values the subject holds (also
+ * those certnames_collect skips), at most 64. */
+size_t certnames_count_cn(gnutls_x509_crt_t crt);
+
 #endif

@@ -83,6 +83,8 @@ conf_free(struct conf *c)
 		free(s->name);
 		free(s->accept);
 		strlist_free(&s->connect);
+		strlist_free(&s->accept_proxy_from);
+		free(s->proxy_from);
 		tls_conf_free(&s->tls);
 		tls_conf_free(&s->upstream);
 		free(s->ocsp_response);
@@ -488,6 +490,34 @@ check_connect_name(const struct service_conf *s, FILE *err)
 	return 0;
 }
 
+/* accept_proxy_from: parsed once here, matched per connection. */
+static int
+check_proxy_from(struct service_conf *s, FILE *err)
+{
+	const struct strlist *l = &s->accept_proxy_from;
+	int line = line_of(s, NULL, K_ACCEPT_PROXY_FROM), nerr = 0;
+	char why[256];
+
+	if (l->n == 0)
+		return 0;
+	if (!s->accept_proxy) {
+		conf_report(err, s->file, line, "accept_proxy_from", "needs "
+		    "accept_proxy = true");
+		return 1;
+	}
+	free(s->proxy_from);
+	s->proxy_from = xcalloc(l->n, sizeof(*s->proxy_from));
+	s->nproxy_from = l->n;
+	for (size_t i = 0; i < l->n; i++)
+		if (addr_prefix_parse(l->v[i], &s->proxy_from[i], why,
+		    sizeof(why)) == -1) {
+			conf_report(err, s->file, line, "accept_proxy_from",
+			    "%s", why);
+			nerr++;
+		}
+	return nerr;
+}
+
 static int
 validate_service(struct service_conf *s, FILE *err)
 {
@@ -572,6 +602,7 @@ validate_service(struct service_conf *s, FILE *err)
 		s->nconnect = (int)s->connect.n;
 	}
 	nerr += check_connect_name(s, err);
+	nerr += check_proxy_from(s, err);
 	switch (s->mode) {
 	case MODE_CLIENT:
 		nerr += check_tls(s, &s->tls, 0, "", err);

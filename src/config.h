@@ -51,6 +51,7 @@ struct service_conf {
 	char *ocsp_response, *ticket_key_file;
 	int proxy_protocol;
 	int accept_proxy;
+	struct strlist accept_proxy_from;
 	double timeout_connect, timeout_handshake, timeout_idle;
 	int max_connections;		/* 0 = only the global cap */
 	int session_resumption;		/* tickets (server), cache (client) */
@@ -63,6 +64,8 @@ struct service_conf {
 	struct addr_spec accept_addr;
 	struct addr_spec connect_addr[MAX_CONNECT_ADDRS];
 	int nconnect;
+	struct addr_prefix *proxy_from;	/* accept_proxy_from, parsed */
+	size_t nproxy_from;
 };
 
 struct conf {

@@ -69,6 +69,7 @@ struct conn {
 	int64_t started, deadline;
 	int target;
 	int last_errno;
+	enum verdict why;		/* of a rejection */
 	int verified;			/* handshake(s) done and accepted */
 	int a_hs_done, b_hs_done;
 	struct tls_user tu;		/* accept side: JA4 of its hello */
@@ -90,6 +91,8 @@ static struct conn *ready;
 static int nconns;
 
 static void conn_close(struct conn *c, enum result r, const char *detail);
+static void reject(struct conn *c, struct side *x, enum verdict v,
+    const char *reason);
 static int pump(struct conn *c);
 static void proxy_init(struct conn *c, const struct sockaddr *peer,
     socklen_t len);
@@ -193,27 +196,16 @@ update_interest(struct conn *c)
 
 /* ---- relay --------------------------------------------------------------- */
 
-/* A TLS peer that vanished at the TCP level (reset, or FIN without
- * close_notify), as GnuTLS reports it from a read or a write. */
-static int
-tls_transport_cut(const struct end *e)
-{
-	return e->tls_err && (e->err == GNUTLS_E_PUSH_ERROR ||
-	    e->err == GNUTLS_E_PULL_ERROR ||
-	    e->err == GNUTLS_E_PREMATURE_TERMINATION ||
-	    e->err == GNUTLS_E_UNEXPECTED_PACKET_LENGTH);
-}
-
-/* Classify a failed I/O on side x and close the pair: a stream cut on
- * the accepted side (or a TLS connect side that vanished) is truncated;
- * any other failure of the connect side is the backend's. */
+/* Classify a failed I/O on side x and close the pair: a refused
+ * renegotiation is a rejection; a stream cut (io says IO_TRUNC) or any
+ * failure of the accepted side is truncated; any other failure of the
+ * connect side is the backend's. */
 static void
 side_failed(struct conn *c, struct side *x, int code)
 {
-	int tls_cut = x->io.tls != NULL && (code == IO_TRUNC ||
-	    tls_transport_cut(&x->io));
-
-	if (x == &c->b && !tls_cut && code != IO_TRUNC)
+	if (code == IO_RENEG)
+		reject(c, x, V_RENEGOTIATION, NULL);
+	else if (x == &c->b && code != IO_TRUNC)
 		conn_close(c, R_BACKEND, io_strerror(&x->io));
 	else {
 		if (code == IO_ERR)
@@ -405,14 +397,16 @@ connect_verify_name(const struct conn *c)
 	return target_host(c);
 }
 
+/* Turn the peer of side x away: the alert that names verdict v, the log
+ * line with reason (the verdict's words when NULL), the metric's label.
+ * x is NULL where no TLS peer is there to tell. */
 static void
-reject(struct conn *c, struct side *x, const char *reason)
+reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 {
-	/* Tell the peer why, best effort: never wait for it. */
-	gnutls_alert_send(x->io.tls, GNUTLS_AL_FATAL,
-	    strstr(reason, "not in") ? GNUTLS_A_ACCESS_DENIED :
-	    GNUTLS_A_BAD_CERTIFICATE);
-	conn_close(c, R_REJECTED, reason);
+	if (x != NULL)
+		io_reject(&x->io, v);
+	c->why = v;
+	conn_close(c, R_REJECTED, reason ? reason : verdict_info(v)->words);
 }
 
 /* The connect side is up: handshake it, or relay. Returns 1, or -1 when
@@ -534,6 +528,32 @@ step_connect(struct conn *c)
 	return next_target(c);
 }
 
+/* The handshake of side x is done: verify its peer. Returns 1 when it
+ * passed, -1 when it was rejected (c is closed). */
+static int
+verify_side(struct conn *c, struct side *x)
+{
+	char reason[768], id[256];
+	int accept_side = x == &c->a;
+	const struct tls_ctx *t = accept_side ? c->svc->accept_tls :
+	    c->svc->connect_tls;
+	enum verdict v = verify_peer(x->io.tls, t, accept_side ? NULL :
+	    connect_verify_name(c), id, sizeof(id), reason, sizeof(reason));
+
+	/* The identity the log shows: the accepted peer's, or a client's
+	 * server (a client has no other). */
+	if (accept_side || c->a.io.tls == NULL)
+		snprintf(c->identity, sizeof(c->identity), "%s", id);
+	if (v != V_OK) {
+		reject(c, x, v, reason);
+		return -1;
+	}
+	if (accept_side || c->a.io.tls == NULL)
+		metrics_handshake(c->svc->metrics_slot, now_ms() - c->started,
+		    io_resumed(&x->io));
+	return 1;
+}
+
 /* Drive the handshake of side x; on success verify and move on. Returns 1
  * when the stage advanced, 0 when waiting, -1 when closed. */
 static int
@@ -546,9 +566,7 @@ step_handshake(struct conn *c, struct side *x)
 		x->hs_want = r == IO_WANT_READ ? POLLIN : POLLOUT;
 		return 0;
 	}
-	if (r != 0 && x->io.tls_err && (x->io.err == GNUTLS_E_PUSH_ERROR ||
-	    x->io.err == GNUTLS_E_PULL_ERROR ||
-	    x->io.err == GNUTLS_E_PREMATURE_TERMINATION)) {
+	if (r == IO_TRUNC) {
 		/* The peer went away mid-handshake: a cut, not a verdict. */
 		log_debug("service=%s peer=%s handshake cut: %s",
 		    sconf(c)->name, c->peer, io_strerror(&x->io));
@@ -556,52 +574,21 @@ step_handshake(struct conn *c, struct side *x)
 		return -1;
 	}
 	if (r != 0) {
-		if (x->io.tls_err && (x->io.err == GNUTLS_E_NO_CERTIFICATE_FOUND
-		    || x->io.err == GNUTLS_E_CERTIFICATE_REQUIRED))
-			snprintf(reason, sizeof(reason), "no certificate");
-		else
-			snprintf(reason, sizeof(reason), "handshake failed: %s",
-			    io_strerror(&x->io));
-		conn_close(c, R_REJECTED, reason);
+		enum verdict v = io_handshake_verdict(&x->io, reason,
+		    sizeof(reason));
+
+		reject(c, x, v, reason);
 		return -1;
 	}
 	if (x == &c->a)
 		c->a_hs_done = 1;
 	else
 		c->b_hs_done = 1;
+	if (verify_side(c, x) < 0)
+		return -1;
 	if (x == &c->a) {
-		char id[256];
-
-		if (!verify_peer(x->io.tls, c->svc->accept_tls, NULL, id,
-		    sizeof(id), reason, sizeof(reason))) {
-			snprintf(c->identity, sizeof(c->identity), "%s", id);
-			reject(c, x, reason);
-			return -1;
-		}
-		snprintf(c->identity, sizeof(c->identity), "%s", id);
-		metrics_handshake(c->svc->metrics_slot, now_ms() - c->started,
-		    gnutls_session_is_resumed(x->io.tls) != 0);
 		c->target = -1;
 		return next_target(c) < 0 ? -1 : 1;
-	}
-	{
-		char id[256];
-		const char *name = connect_verify_name(c);
-
-		if (!verify_peer(x->io.tls, c->svc->connect_tls, name, id,
-		    sizeof(id), reason, sizeof(reason))) {
-			if (c->a.io.tls == NULL)
-				snprintf(c->identity, sizeof(c->identity),
-				    "%s", id);
-			reject(c, x, reason);
-			return -1;
-		}
-		if (c->a.io.tls == NULL) {
-			snprintf(c->identity, sizeof(c->identity), "%s", id);
-			metrics_handshake(c->svc->metrics_slot,
-			    now_ms() - c->started,
-			    gnutls_session_is_resumed(x->io.tls) != 0);
-		}
 	}
 	enter_relay(c);
 	return 1;
@@ -655,13 +642,13 @@ step_proxy_in(struct conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
 	if (n <= 0) {
-		conn_close(c, R_REJECTED, "connection closed before a PROXY "
-		    "protocol header");
+		reject(c, NULL, V_PROXY_HEADER, "connection closed before a "
+		    "PROXY protocol header");
 		return -1;
 	}
 	hl = proxy_header_len(px->in, px->have + (size_t)n);
 	if (hl < 0) {
-		conn_close(c, R_REJECTED, "invalid PROXY protocol header");
+		reject(c, NULL, V_PROXY_HEADER, NULL);
 		return -1;
 	}
 	/* Until the length is known every byte belongs to the header; once
@@ -677,7 +664,7 @@ step_proxy_in(struct conn *c)
 	if (hl == 0 || px->have < (size_t)hl)
 		return 0;
 	if (proxy_parse(px->in, px->have, &got) == -1) {
-		conn_close(c, R_REJECTED, "invalid PROXY protocol header");
+		reject(c, NULL, V_PROXY_HEADER, NULL);
 		return -1;
 	}
 	if (!got.local) {
@@ -815,7 +802,9 @@ begin(struct conn *c)
 		io_attach_tls(&c->a.io, s);
 		c->stage = ST_HANDSHAKE_A;
 		c->a.hs_want = POLLIN;
-		c->deadline = now_ms() + ms(svc->conf->timeout_handshake);
+		/* One deadline from accept to a verified peer, a PROXY
+		 * header included. */
+		c->deadline = c->started + ms(svc->conf->timeout_handshake);
 		return 1;
 	}
 	c->target = -1;
@@ -850,6 +839,13 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	if (svc->conf->accept_proxy || svc->conf->proxy_protocol != PROXY_OFF)
 		proxy_init(c, peer, len);
 	if (svc->conf->accept_proxy) {
+		if (svc->conf->nproxy_from > 0 &&
+		    !addr_prefix_match(svc->conf->proxy_from,
+		    svc->conf->nproxy_from, peer)) {
+			/* Not a balancer we trust: not a byte is read. */
+			reject(c, NULL, V_PROXY_SOURCE, NULL);
+			return;
+		}
 		c->stage = ST_PROXY_IN;
 		c->px->in = xmalloc(PROXY_MAX_HEADER);
 		c->deadline = c->started + ms(svc->conf->timeout_handshake);
@@ -874,18 +870,13 @@ conn_close(struct conn *c, enum result r, const char *detail)
 {
 	const char *version = "-", *cipher = "-";
 	char alpn[64] = "-", end[600];
-	gnutls_session_t s;
+	const struct end *tls = c->a_hs_done ? &c->a.io : c->b_hs_done ?
+	    &c->b.io : NULL;
 	int64_t dur = now_ms() - c->started;
-	int reset = r != R_CLOSED;
+	int reset = r != R_CLOSED, resumed = tls != NULL && io_resumed(tls);
 
-	if (c->a_hs_done)
-		s = c->a.io.tls;
-	else if (c->b_hs_done)
-		s = c->b.io.tls;
-	else
-		s = NULL;
-	if (s != NULL)
-		tls_describe(s, &version, &cipher, alpn, sizeof(alpn));
+	if (tls != NULL)
+		tls_describe(tls->tls, &version, &cipher, alpn, sizeof(alpn));
 	if (detail)
 		snprintf(end, sizeof(end), "%s: %s", result_name(r), detail);
 	else
@@ -902,7 +893,7 @@ conn_close(struct conn *c, enum result r, const char *detail)
 	    strcmp(c->identity, "-") ? "\"" : "", c->identity,
 	    strcmp(c->identity, "-") ? "\"" : "", version, cipher, alpn,
 	    c->tu.ja4[0] ? c->tu.ja4 : "-",
-	    s && gnutls_session_is_resumed(s) ? "yes" : "no",
+	    resumed ? "yes" : "no",
 	    (unsigned long long)c->ab.bytes, (unsigned long long)c->ba.bytes,
 	    (long long)(dur / 1000), (long long)(dur % 1000), end);
 
@@ -924,7 +915,7 @@ conn_close(struct conn *c, enum result r, const char *detail)
 		c->next->prev = c->prev;
 	nconns--;
 	c->svc->active--;
-	metrics_ended(c->svc->metrics_slot, (enum outcome)r, detail,
+	metrics_ended(c->svc->metrics_slot, (enum outcome)r, c->why,
 	    c->ab.bytes, c->ba.bytes);
 	service_unref(c->svc);
 	free(c);

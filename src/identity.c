@@ -48,7 +48,7 @@ identity_allowed(const struct allow_lists *al, const struct peer_names *pn,
 	    in_list(al->uri, pn->uri, pn->nuri, 0) ||
 	    in_list(al->ou, pn->ou, pn->nou, 0))
 		return 1;
-	off = (size_t)snprintf(reason, len, "certificate not in ");
+	off = (size_t)snprintf(reason, len, "not in ");
 	for (size_t i = 0, first = 1; i < 4 && off < len; i++) {
 		if (lists[i].l == NULL || lists[i].l->n == 0)
 			continue;

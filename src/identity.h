@@ -32,7 +32,7 @@ int identity_any_list(const struct allow_lists *al);
 /** identity_allowed(al, pn, reason, len): 1 when no allow-list is set or the
  * peer matches at least one entry of any list (CN and OU exact, DNS
  * case-insensitive, URI exact); else 0 and a reason such as
- * "certificate not in allow_cn/allow_dns". */
+ * "not in allow_cn/allow_dns". */
 int identity_allowed(const struct allow_lists *al, const struct peer_names *pn,
     char *reason, size_t len);
 

@@ -2,10 +2,12 @@
  * many return conventions into the IO_* codes of io.h. */
 #include "autoconfig.h"
 #include "io.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -66,6 +68,16 @@ tls_again_readable(const struct end *e, unsigned long long before)
 {
 	return buf_len(&e->rx) > 0 && e->pulled != before &&
 	    gnutls_record_get_direction(e->tls) == 0;
+}
+
+/* The peer vanished at the TCP level (reset, or FIN without close_notify),
+ * as GnuTLS reports it. */
+static int
+transport_cut(int r)
+{
+	return r == GNUTLS_E_PUSH_ERROR || r == GNUTLS_E_PULL_ERROR ||
+	    r == GNUTLS_E_PREMATURE_TERMINATION ||
+	    r == GNUTLS_E_UNEXPECTED_PACKET_LENGTH;
 }
 
 /* GnuTLS calls this only when it was given a timeout; sheath's own timers
@@ -185,11 +197,13 @@ io_read(struct end *e, void *buf, size_t len)
 			return IO_TRUNC;
 		case GNUTLS_E_PULL_ERROR:
 			/* A TCP reset from the TLS peer: the stream was cut. */
+			tls_fail(e, (int)r);
 			return IO_TRUNC;
 		case GNUTLS_E_REHANDSHAKE:
 			/* Renegotiation is refused: the peer identity must
 			 * never change under an established relay. */
-			return tls_fail(e, (int)r);
+			tls_fail(e, (int)r);
+			return IO_RENEG;
 		default:
 			if (gnutls_error_is_fatal((int)r))
 				return tls_fail(e, (int)r);
@@ -235,7 +249,8 @@ io_write(struct end *e, const void *buf, size_t len, int fin_follows)
 		return tls_want(e);
 	}
 	e->pending = 0;
-	return tls_fail(e, (int)r);
+	tls_fail(e, (int)r);
+	return transport_cut((int)r) ? IO_TRUNC : IO_ERR;
 }
 
 size_t
@@ -281,11 +296,60 @@ io_handshake(struct end *e)
 			}
 			return tls_want(e);
 		}
-		if (gnutls_error_is_fatal(r))
-			return tls_fail(e, r);
+		if (gnutls_error_is_fatal(r)) {
+			tls_fail(e, r);
+			return transport_cut(r) ? IO_TRUNC : IO_ERR;
+		}
 		tries++;	/* a warning alert */
 	}
 	return tls_want(e);
+}
+
+enum verdict
+io_handshake_verdict(const struct end *e, char *text, size_t len)
+{
+	enum verdict v = e->tls_err ? tls_handshake_verdict(e->tls, e->err) :
+	    V_HANDSHAKE;
+
+	if (v == V_HANDSHAKE)
+		snprintf(text, len, "%s: %s", verdict_info(v)->words,
+		    io_strerror(e));
+	else
+		snprintf(text, len, "%s", verdict_info(v)->words);
+	return v;
+}
+
+int
+io_resumed(const struct end *e)
+{
+	return e->tls != NULL && gnutls_session_is_resumed(e->tls) != 0;
+}
+
+void
+io_reject(struct end *e, enum verdict v)
+{
+	int alert, level = GNUTLS_AL_FATAL;
+	char sink[4096];
+
+	if (e->tls == NULL || (e->tls_err &&
+	    e->err == GNUTLS_E_FATAL_ALERT_RECEIVED))
+		return;
+	alert = verdict_alert(v, gnutls_protocol_get_version(e->tls) ==
+	    GNUTLS_TLS1_3);
+	if (v == V_HANDSHAKE && e->tls_err)
+		alert = gnutls_error_to_alert(e->err, &level);
+	if (v == V_RENEGOTIATION)
+		level = GNUTLS_AL_WARNING;	/* never fatal (RFC 5246) */
+	if (alert >= 0 && gnutls_alert_send(e->tls, (gnutls_alert_level_t)
+	    level, (gnutls_alert_description_t)alert) >= 0)
+		io_flush(e);
+	/* A close() with unread input sends a reset, which can discard the
+	 * alert before the peer reads it: FIN after it, and read what is
+	 * already here. */
+	shutdown(e->fd, SHUT_WR);
+	for (int i = 0; i < 16 && recv(e->fd, sink, sizeof(sink),
+	    MSG_DONTWAIT) > 0; i++)
+		;
 }
 
 int
@@ -302,8 +366,10 @@ io_shutdown_write(struct end *e)
 
 		if (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED)
 			return tls_want(e);
-		if (r < 0)
-			return tls_fail(e, r);
+		if (r < 0) {
+			tls_fail(e, r);
+			return transport_cut(r) ? IO_TRUNC : IO_ERR;
+		}
 	}
 	if (shutdown(e->fd, SHUT_WR) == -1 && errno != ENOTCONN)
 		return sys_fail(e);

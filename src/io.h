@@ -4,6 +4,7 @@
 #define SHEATH_IO_H
 
 #include "buf.h"
+#include "verdict.h"
 
 #include <gnutls/gnutls.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@ enum {
 	IO_EOF = -3,		/* clean end: FIN, or TLS close_notify */
 	IO_TRUNC = -4,		/* TLS peer vanished without close_notify */
 	IO_ERR = -5,		/* anything else; see end->err */
+	IO_RENEG = -6,		/* TLS peer asked to renegotiate (refused) */
 };
 
 struct end {
@@ -51,10 +53,27 @@ ssize_t io_write(struct end *e, const void *buf, size_t len,
  * ahead and not yet parsed. */
 size_t io_pending(const struct end *e);
 
-/** io_handshake(e): 0 when done, or an IO_* code. When done, the last
+/** io_handshake(e): 0 when done, or an IO_* code: IO_TRUNC when the peer
+ * went away mid-handshake, IO_ERR when the handshake failed (see
+ * io_handshake_verdict). When done, the last
  * flight may still be held: it leaves with the next io_write(), or at
  * io_flush(), which must come before the caller waits for events. */
 int io_handshake(struct end *e);
+
+/** io_handshake_verdict(e, text, len): why the handshake of e failed, as a
+ * verdict, with the reason in plain words in text. */
+enum verdict io_handshake_verdict(const struct end *e, char *text,
+    size_t len);
+
+/** io_resumed(e): whether e's finished handshake resumed a session. */
+int io_resumed(const struct end *e);
+
+/** io_reject(e, v): tell the TLS peer of e why it is turned away (the
+ * alert of verdict v; after a failed handshake, the alert that names its
+ * error), best effort and without waiting, then end the write side so the
+ * alert is not lost to a reset. Nothing is sent on a plaintext end or when
+ * the peer itself sent a fatal alert. */
+void io_reject(struct end *e, enum verdict v);
 
 /** io_flush(e): push out records held with MSG_MORE. */
 void io_flush(struct end *e);

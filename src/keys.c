@@ -52,6 +52,8 @@ const struct key keys[KEYS_COUNT] = {
 	  proxy_choices, 0, 0, M_ALL },
 	{ K_ACCEPT_PROXY, "accept_proxy", KT_BOOL, S(accept_proxy), NULL,
 	  0, 0, M_ALL },
+	{ K_ACCEPT_PROXY_FROM, "accept_proxy_from", KT_STRLIST,
+	  S(accept_proxy_from), NULL, 0, 0, M_ALL },
 	{ K_TIMEOUT_CONNECT, "timeout_connect", KT_NUMBER, S(timeout_connect),
 	  NULL, 0.001, YEAR, M_ALL },
 	{ K_TIMEOUT_HANDSHAKE, "timeout_handshake", KT_NUMBER,

@@ -19,7 +19,7 @@ struct svc_counters {
 	uint64_t accepted;
 	int64_t active;
 	uint64_t ended[OUT_COUNT];
-	uint64_t rejected[REJ_COUNT];
+	uint64_t rejected[V_COUNT];	/* by verdict; [V_OK] unused */
 	uint64_t handshake_failures;
 	uint64_t bytes_in, bytes_out;
 	uint64_t hs_bucket[NBUCKETS];
@@ -50,9 +50,6 @@ static struct proc_counts *mine;	/* this worker's, or NULL */
 
 static const char *const outcome_names[OUT_COUNT] = { "closed",
 	"truncated", "timeout", "rejected", "backend", "error" };
-static const char *const reason_names[REJ_COUNT] = { "no_certificate",
-	"untrusted", "expired", "revoked", "name_mismatch", "allow_list",
-	"pin", "handshake", "other" };
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -149,32 +146,9 @@ metrics_accepted(int slot)
 		ADD(&mine->active[slot], 1);
 }
 
-enum reject_reason
-metrics_reject_reason(const char *r)
-{
-	if (r == NULL)
-		return REJ_OTHER;
-	if (strstr(r, "no certificate"))
-		return REJ_NO_CERT;
-	if (strstr(r, "handshake"))
-		return REJ_HANDSHAKE;
-	if (strstr(r, "revoked"))
-		return REJ_REVOKED;
-	if (strstr(r, "expired") || strstr(r, "not yet valid"))
-		return REJ_EXPIRED;
-	if (strstr(r, "trusted"))
-		return REJ_UNTRUSTED;
-	if (strstr(r, "does not match name"))
-		return REJ_NAME;
-	if (strstr(r, "pin_sha256"))
-		return REJ_PIN;
-	if (strstr(r, "not in allow"))
-		return REJ_ALLOW_LIST;
-	return REJ_OTHER;
-}
 
 void
-metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
+metrics_ended(int slot, enum outcome o, enum verdict why, uint64_t in,
     uint64_t out)
 {
 	struct svc_counters *s;
@@ -189,11 +163,9 @@ metrics_ended(int slot, enum outcome o, const char *reason, uint64_t in,
 	ADD(&s->ended[o], 1);
 	ADD(&s->bytes_in, in);
 	ADD(&s->bytes_out, out);
-	if (o == OUT_REJECTED) {
-		enum reject_reason r = metrics_reject_reason(reason);
-
-		ADD(&s->rejected[r], 1);
-		if (r == REJ_HANDSHAKE)
+	if (o == OUT_REJECTED && why > V_OK && why < V_COUNT) {
+		ADD(&s->rejected[why], 1);
+		if (verdict_info(why)->handshake)
 			ADD(&s->handshake_failures, 1);
 	}
 }
@@ -276,9 +248,9 @@ metrics_render(FILE *o, const char *const *names, size_t n)
 		    (unsigned long long)LOAD(&S->ended[k]));
 	header(o, "sheath_connections_rejected_total", "counter",
 	    "Peers rejected, by reason.");
-	EACH for (int k = 0; k < REJ_COUNT; k++)
+	EACH for (int k = V_OK + 1; k < V_COUNT; k++)
 		fprintf(o, "sheath_connections_rejected_total{service=\"%s\","
-		    "reason=\"%s\"} %llu\n", S->name, reason_names[k],
+		    "reason=\"%s\"} %llu\n", S->name, verdict_label(k),
 		    (unsigned long long)LOAD(&S->rejected[k]));
 	header(o, "sheath_handshake_failures_total", "counter",
 	    "TLS handshakes that failed.");

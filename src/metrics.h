@@ -8,14 +8,12 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "verdict.h"
+
 /* How a connection ended (the `end=` of the log line). */
 enum outcome { OUT_CLOSED, OUT_TRUNCATED, OUT_TIMEOUT, OUT_REJECTED,
 	OUT_BACKEND, OUT_ERROR, OUT_COUNT };
 
-/* Why a peer was rejected: a bounded set, so labels stay few. */
-enum reject_reason { REJ_NO_CERT, REJ_UNTRUSTED, REJ_EXPIRED, REJ_REVOKED,
-	REJ_NAME, REJ_ALLOW_LIST, REJ_PIN, REJ_HANDSHAKE, REJ_OTHER,
-	REJ_COUNT };
 
 #define METRICS_MAX_SERVICES 256
 #define METRICS_MAX_PROCS 64	/* workers, current and retired, at once */
@@ -39,15 +37,12 @@ int64_t metrics_worker_gone(pid_t pid);
 int metrics_slot(const char *name);
 
 void metrics_accepted(int slot);
-void metrics_ended(int slot, enum outcome o, const char *reason,
+void metrics_ended(int slot, enum outcome o, enum verdict why,
     uint64_t bytes_in, uint64_t bytes_out);
 /** metrics_handshake(slot, ms, resumed): a verified handshake, ms after
  * accept; resumed when it resumed a TLS session. */
 void metrics_handshake(int slot, int64_t ms, int resumed);
 void metrics_reload(int ok);
-
-/** metrics_reject_reason(reason): classify a rejection reason text. */
-enum reject_reason metrics_reject_reason(const char *reason);
 
 /** metrics_render(out, names, n): the Prometheus text exposition for the
  * services named (those of the configuration in force). */

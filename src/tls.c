@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/crypto.h>
 #include <gnutls/ocsp.h>
 #include <time.h>
 #include <gnutls/x509.h>
@@ -149,25 +150,32 @@ fail:
 	return -1;
 }
 
+const struct psk_entry *
+tls_psk_find(const struct tls_ctx *c, const void *identity, size_t len)
+{
+	for (size_t i = 0; c != NULL && i < c->npsk; i++)
+		if (strlen(c->psk[i].identity) == len &&
+		    memcmp(c->psk[i].identity, identity, len) == 0)
+			return &c->psk[i];
+	return NULL;
+}
+
 static int
 psk_lookup(gnutls_session_t s, const gnutls_datum_t *user,
     gnutls_datum_t *key)
 {
 	const struct tls_user *u = gnutls_session_get_ptr(s);
-	const struct tls_ctx *c = u ? u->ctx : NULL;
+	const struct psk_entry *e = tls_psk_find(u ? u->ctx : NULL,
+	    user->data, user->size);
 
-	for (size_t i = 0; c && i < c->npsk; i++)
-		if (strlen(c->psk[i].identity) == user->size &&
-		    memcmp(c->psk[i].identity, user->data, user->size) == 0) {
-			key->data = gnutls_malloc(c->psk[i].key.size);
-			if (key->data == NULL)
-				return -1;
-			memcpy(key->data, c->psk[i].key.data,
-			    c->psk[i].key.size);
-			key->size = c->psk[i].key.size;
-			return 0;
-		}
-	return -1;	/* unknown identity: the handshake fails */
+	if (e == NULL)
+		return -1;	/* unknown identity: the handshake fails */
+	key->data = gnutls_malloc(e->key.size);
+	if (key->data == NULL)
+		return -1;
+	memcpy(key->data, e->key.data, e->key.size);
+	key->size = e->key.size;
+	return 0;
 }
 
 static int
@@ -227,6 +235,37 @@ load_psk(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 	return 0;
 }
 
+/* The ticket key of one service: HKDF-SHA256 of the shared file's bytes,
+ * with the service name as its info. Instances that share the file and the
+ * name make the same key; two services never do, so a ticket issued by one
+ * is never accepted by the other (its client does a full handshake). */
+static int
+derive_ticket_key(const gnutls_datum_t *secret, const char *service,
+    gnutls_datum_t *out)
+{
+	static const char salt[] = "sheath session ticket key v1";
+	gnutls_datum_t s = { (unsigned char *)salt, sizeof(salt) - 1 };
+	gnutls_datum_t info = { (unsigned char *)service,
+	    (unsigned)strlen(service) };
+	unsigned char prk[32];
+	gnutls_datum_t p = { prk, sizeof(prk) };
+	int r;
+
+	out->size = 64;
+	if ((out->data = gnutls_malloc(out->size)) == NULL)
+		return GNUTLS_E_MEMORY_ERROR;
+	r = gnutls_hkdf_extract(GNUTLS_MAC_SHA256, secret, &s, prk);
+	if (r >= 0)
+		r = gnutls_hkdf_expand(GNUTLS_MAC_SHA256, &p, &info, out->data,
+		    out->size);
+	gnutls_memset(prk, 0, sizeof(prk));
+	if (r < 0) {
+		gnutls_free(out->data);
+		out->data = NULL;
+	}
+	return r;
+}
+
 /* session tickets shared by instances: exactly 64 random bytes. */
 static int
 load_ticket_key(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
@@ -238,20 +277,21 @@ load_ticket_key(struct tls_ctx *c, const struct service_conf *svc, FILE *err)
 		return gnutls_session_ticket_key_generate(&c->ticket_key) < 0 ?
 		    -1 : 0;
 	r = read_small_file(svc->ticket_key_file, 4096, &k);
-	if (r < 0 || k.size != 64) {
+	if (r >= 0 && k.size == 64)
+		r = derive_ticket_key(&k, svc->name, &c->ticket_key);
+	if (r < 0 || k.size != 64)
 		conf_report(err, svc->file, svc->line[K_TICKET_KEY_FILE] > 0 ?
 		    svc->line[K_TICKET_KEY_FILE] : svc->def_line,
 		    "ticket_key_file", "\"%s\": %s", svc->ticket_key_file,
 		    r < 0 ? gnutls_strerror(r) : "must hold exactly 64 bytes "
 		    "(head -c 64 /dev/urandom)");
-		if (k.data) {
-			gnutls_memset(k.data, 0, k.size);
-			gnutls_free(k.data);
-		}
-		return -1;
+	if (k.data) {
+		gnutls_memset(k.data, 0, k.size);
+		gnutls_free(k.data);
 	}
+	if (r < 0 || k.size != 64)
+		return -1;
 	warn_key_mode(svc->ticket_key_file);
-	c->ticket_key = k;
 	return 0;
 }
 
@@ -595,6 +635,38 @@ tls_remember_session(struct tls_ctx *c, gnutls_session_t s)
 		return;
 	gnutls_free(c->session.data);
 	c->session = d;
+}
+
+/* Whether a ClientHello offered no TLS version sheath could speak: its
+ * JA4 names the highest one it offered ("t13", "t12", "t11", ...). */
+static int
+hello_too_old(gnutls_session_t s)
+{
+	const struct tls_user *u = gnutls_session_get_ptr(s);
+
+	return u != NULL && u->ja4[0] == 't' && strncmp(u->ja4 + 1, "13", 2)
+	    != 0 && strncmp(u->ja4 + 1, "12", 2) != 0;
+}
+
+enum verdict
+tls_handshake_verdict(gnutls_session_t s, int err)
+{
+	switch (err) {
+	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+		return V_VERSION;
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+	case GNUTLS_E_CERTIFICATE_REQUIRED:
+		return V_NO_CERT;
+	case GNUTLS_E_NO_APPLICATION_PROTOCOL:
+		return V_ALPN;
+	case GNUTLS_E_NO_CIPHER_SUITES:
+	case GNUTLS_E_UNKNOWN_CIPHER_SUITE:
+	case GNUTLS_E_INSUFFICIENT_CREDENTIALS:
+		/* GnuTLS's words for a client of an older version. */
+		return hello_too_old(s) ? V_VERSION : V_HANDSHAKE;
+	default:
+		return V_HANDSHAKE;
+	}
 }
 
 /* The raw ClientHello, for its JA4 fingerprint (the first one only: a

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "identity.h"
 #include "ja4.h"
+#include "verdict.h"
 
 struct tls_ctx {
 	int is_server;			/* this side accepts TLS */
@@ -73,6 +74,11 @@ int tls_session_new(const struct tls_ctx *t, int fd, const char *sni,
 /** tls_get_facts(s, f): the TLS facts of an established session. */
 void tls_get_facts(gnutls_session_t s, struct tls_facts *f);
 
+/** tls_handshake_verdict(s, err): the verdict for a handshake that failed
+ * with GnuTLS error err (a version mismatch, a missing certificate, ALPN,
+ * else V_HANDSHAKE). */
+enum verdict tls_handshake_verdict(gnutls_session_t s, int err);
+
 /** tls_remember_session(t, s): keep the session of a finished client-side
  * connection so the next one resumes it. */
 void tls_remember_session(struct tls_ctx *t, gnutls_session_t s);
@@ -82,6 +88,11 @@ void tls_remember_session(struct tls_ctx *t, gnutls_session_t s);
  * with the line number and reason in err. */
 int tls_psk_parse(const char *text, struct psk_entry **out, size_t *n,
     char *err, size_t errlen);
+
+/** tls_psk_find(t, identity, len): the entry of that identity in t's
+ * psk_file as loaded now, or NULL. */
+const struct psk_entry *tls_psk_find(const struct tls_ctx *t,
+    const void *identity, size_t len);
 
 /** tls_psk_free(e, n): wipe and free parsed entries. */
 void tls_psk_free(struct psk_entry *e, size_t n);

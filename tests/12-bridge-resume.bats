@@ -184,10 +184,12 @@ last_br_line() {
 # --- session resumption ----------------------------------------------------------
 
 # start_srv_as NAME ADDR [KEY=VALUE...]: sheath server NAME on ADDR -> $BE_ADDR.
+# start_srv_as NAME ADDR [KEY=VALUE...]: a server process NAME whose service
+# is also named NAME, or $SVC_NAME when set (instances of one service).
 start_srv_as() {
 	local name=$1 addr=$2
 	shift 2
-	write_conf "$BATS_TEST_TMPDIR/$name.conf" "$(server_svc "$name" "$addr" "$BE_ADDR" "$@")"
+	write_conf "$BATS_TEST_TMPDIR/$name.conf" "$(server_svc "${SVC_NAME:-$name}" "$addr" "$BE_ADDR" "$@")"
 	start_sheath "$name" -c "$BATS_TEST_TMPDIR/$name.conf"
 	wait_sheath_ready "$name"
 }
@@ -313,17 +315,36 @@ s_client_resumed() {
 	head -c 64 /dev/urandom >"$BATS_TEST_TMPDIR/tickets.key"
 	chmod 600 "$BATS_TEST_TMPDIR/tickets.key"
 	start_counting_backend --echo
+	# two instances of one service (same name) behind one balancer
+	SVC_NAME=edge start_srv_as srvA "$SRV_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
+	SVC_NAME=edge start_srv_as srvB "$SRV2_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
+	start_cli_to "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
+	through_cli 1
+	wait_conn_line "$BATS_TEST_TMPDIR/srvA.log" edge 1
+	stop_sheath srvA
+	through_cli 2
+	wait_conn_line "$BATS_TEST_TMPDIR/srvB.log" edge 1
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srvB.log" edge 1)" yes
+	assert_equal "$(resumed_of "$CLI_LOG" cli 2)" yes
+	assert_equal "$(kv identity "$(conn_lines "$BATS_TEST_TMPDIR/srvB.log" edge)")" '"CN=client1,OU=app"'
+}
+
+@test "resumption: two services sharing ticket_key_file never resume each other's sessions" {
+	head -c 64 /dev/urandom >"$BATS_TEST_TMPDIR/tickets.key"
+	chmod 600 "$BATS_TEST_TMPDIR/tickets.key"
+	start_counting_backend --echo
 	start_srv_as srvA "$SRV_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
 	start_srv_as srvB "$SRV2_ADDR" ticket_key_file="$BATS_TEST_TMPDIR/tickets.key"
 	start_cli_to "[ \"$SRV_ADDR\", \"$SRV2_ADDR\" ]"
 	through_cli 1
 	wait_conn_line "$BATS_TEST_TMPDIR/srvA.log" srvA 1
 	stop_sheath srvA
+	# B cannot read A's ticket: the client falls back to a full handshake
 	through_cli 2
 	wait_conn_line "$BATS_TEST_TMPDIR/srvB.log" srvB 1
-	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srvB.log" srvB 1)" yes
-	assert_equal "$(resumed_of "$CLI_LOG" cli 2)" yes
-	assert_equal "$(kv identity "$(conn_lines "$BATS_TEST_TMPDIR/srvB.log" srvB)")" '"CN=client1,OU=app"'
+	assert_equal "$(resumed_of "$BATS_TEST_TMPDIR/srvB.log" srvB 1)" no
+	assert_equal "$(resumed_of "$CLI_LOG" cli 2)" no
+	assert_equal "$(kv end "$(conn_lines "$BATS_TEST_TMPDIR/srvB.log" srvB)")" closed
 }
 
 @test "resumption: without a shared ticket key the session does not resume on server B" {

@@ -18,7 +18,7 @@
  * identity_allowed must return 1 exactly when the oracle below says so
  * (no list set, or a CN, URI or OU equal to an entry, or a DNS name equal
  * ignoring ASCII case), and when it refuses the reason must be the
- * truncation of "certificate not in " + the set lists joined by "/".
+ * truncation of "not in " + the set lists joined by "/".
  * identity_pin_match must agree with memcmp. Disagreement aborts. */
 #include "autoconfig.h"
 #include "identity.h"
@@ -224,7 +224,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (got == 0 && rlen > 0) {
 		size_t e = (size_t)snprintf(expect, sizeof(expect),
-		    "certificate not in ");
+		    "not in ");
 		int first = 1;
 
 		for (int i = 0; i < 4; i++) {

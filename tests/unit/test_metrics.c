@@ -24,7 +24,7 @@ worker(int svc, int open, int ended, int clean)
 	for (int i = 0; i < open; i++)
 		metrics_accepted(svc);
 	for (int i = 0; i < ended; i++)
-		metrics_ended(svc, OUT_CLOSED, NULL, 10, 20);
+		metrics_ended(svc, OUT_CLOSED, V_OK, 10, 20);
 	if (clean)
 		_exit(0);
 	raise(SIGKILL);
