@@ -251,3 +251,89 @@ openssl_psk() {
 	assert_failure 1
 	assert_output --partial psk_file
 }
+
+# --- session tickets and the PSK check (SECURITY.md, SA-2026-01) ----------
+
+# save_ticket ADDR: a full PSK handshake as alice at ADDR; her session
+# ticket goes to $TICKET (tests/progs/psk-resume).
+save_ticket() {
+	TICKET=$BATS_TEST_TMPDIR/ticket
+	run "$PROGS_DIR/psk-resume" save alice "$ALICE_KEY" "${1%:*}" "${1##*:}" "$TICKET"
+	assert_success
+	assert_equal "$(kv first "$output")" ok
+}
+
+# offer_ticket ADDR: offer only $TICKET (no PSK identity, no certificate).
+offer_ticket() {
+	run "$PROGS_DIR/psk-resume" offer "$TICKET" "${1%:*}" "${1##*:}"
+	assert_success
+}
+
+# ticket_services FILE SECOND...: srv (PSK, alice and bob) and the SECOND
+# service, sharing one ticket_key_file, in one process.
+ticket_services() {
+	local tk=$BATS_TEST_TMPDIR/tickets.key
+	head -c 64 /dev/urandom >"$tk"
+	chmod 600 "$tk"
+	start_counting_backend --echo
+	write_conf "$SRV_CONF" \
+		"$(svc name=srv mode=server accept="$SRV_ADDR" connect="$BE_ADDR" psk_file="$PSK" ticket_key_file="$tk")" \
+		"$(svc "$@" mode=server accept="$B_ADDR" connect="$BE_ADDR" ticket_key_file="$tk")"
+	start_sheath srv -c "$SRV_CONF"
+	wait_sheath_ready srv
+}
+
+# assert_ticket_refused SERVICE: the offer got no echo, SERVICE logged a
+# connection that did not end well, and the backend saw only the first.
+assert_ticket_refused() {
+	assert_equal "$(kv recv "$output")" 0
+	wait_conn_line "$SRV_LOG" "$1" 1
+	[[ $(conn_lines "$SRV_LOG" "$1") != *"end=closed"* ]] || fail "$1 accepted the ticket: $(conn_lines "$SRV_LOG" "$1")"
+	assert_equal "$(backend_count "$COUNT")" 1
+}
+
+@test "PSK ticket: a certificate-only service sharing ticket_key_file refuses a PSK service's ticket" {
+	B_ADDR=127.0.0.1:$(free_port)
+	ticket_services name=certonly cert="$CERTS/server.crt" key="$CERTS/server.key" ca="$CERTS/ca.crt"
+	save_ticket "$SRV_ADDR"
+	offer_ticket "$B_ADDR"
+	assert_ticket_refused certonly
+	[[ $(conn_lines "$SRV_LOG" certonly) != *"resumed=yes"* ]] || fail "certonly resumed srv's ticket"
+}
+
+@test "PSK ticket: a PSK service whose psk_file never held the identity refuses a ticket made for it elsewhere" {
+	local bobonly=$BATS_TEST_TMPDIR/bob.txt
+	grep '^bob:' "$PSK" >"$bobonly"
+	chmod 600 "$bobonly"
+	B_ADDR=127.0.0.1:$(free_port)
+	ticket_services name=bobs psk_file="$bobonly"
+	save_ticket "$SRV_ADDR"
+	offer_ticket "$B_ADDR"
+	assert_ticket_refused bobs
+}
+
+@test "PSK ticket: an identity removed from psk_file (SIGHUP) can no longer resume" {
+	local tk=$BATS_TEST_TMPDIR/tickets.key
+	head -c 64 /dev/urandom >"$tk"
+	chmod 600 "$tk"
+	start_counting_backend --echo
+	psk_server ticket_key_file="$tk"
+	save_ticket "$SRV_ADDR"
+	# while alice is in the file, her ticket resumes
+	offer_ticket "$SRV_ADDR"
+	assert_equal "$(kv resumed "$output")" yes
+	assert_equal "$(kv recv "$output")" 5
+	assert_equal "$(backend_count "$COUNT")" 2
+	# alice leaves the file; the ticket key stays the same
+	grep -v '^alice:' "$PSK" >"$PSK.new"
+	chmod 600 "$PSK.new"
+	mv "$PSK.new" "$PSK"
+	kill -HUP "$(pid_of srv)"
+	wait_for_log "$SRV_LOG" 'configuration reloaded'
+	offer_ticket "$SRV_ADDR"
+	assert_equal "$(kv recv "$output")" 0
+	wait_conn_line "$SRV_LOG" srv 3
+	assert_equal "$(kv end "$(last_srv_line)")" rejected:
+	[[ $(last_srv_line) == *'end=rejected: unknown PSK identity'* ]] || fail "not rejected for the identity: $(last_srv_line)"
+	assert_equal "$(backend_count "$COUNT")" 2
+}
