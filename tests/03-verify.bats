@@ -30,6 +30,12 @@ start_server() {
 	wait_sheath_ready srv
 }
 
+# spki_pin CERT: base64 SHA-256 of the certificate's SubjectPublicKeyInfo.
+spki_pin() {
+	openssl x509 -in "$1" -pubkey -noout | openssl pkey -pubin -outform der |
+		openssl dgst -sha256 -binary | base64
+}
+
 # tls_client CERT: python/OpenSSL TLS client presenting $CERTS/CERT.crt
 # ("none": no certificate); sends "hello" and waits for 5 bytes back.
 tls_client() {
@@ -84,6 +90,38 @@ assert_rejected() {
 	start_server
 	assert_rejected expired
 	assert_accepted client 1
+}
+
+@test "server: the reason names the cause in plain words with the subject and issuer" {
+	start_server
+	assert_rejected expired 'certificate expired: subject "CN=client1,OU=app" issuer "CN=sheath test CA1,O=sheath tests"'
+	assert_rejected other 'unknown CA: subject "CN=client1,OU=app" issuer "CN=sheath test CA2,O=sheath tests"'
+}
+
+@test "server: a certificate whose EKU lacks clientAuth is rejected (wrong key usage); one without EKU passes" {
+	start_server
+	assert_rejected cli-serverauth 'wrong key usage: subject "CN=client1,OU=app"'
+	assert_accepted noeku 1
+	assert_accepted client 2
+}
+
+@test "server: with only a pin (no ca), EKU is still checked" {
+	local pin
+	pin=$(spki_pin "$CERTS/cli-serverauth.crt")
+	start_server ca= pin_sha256="[ \"$pin\", \"$CLIENT_PIN\" ]"
+	assert_rejected cli-serverauth 'wrong key usage'
+	assert_accepted client 1
+}
+
+@test "server: with allow_cn, a subject with several CNs is rejected (several CNs)" {
+	start_server allow_cn='[ "client1" ]'
+	assert_rejected twocn 'several CNs: subject "CN=client1,CN=admin"'
+	assert_accepted client 1
+}
+
+@test "server: without allow_cn, a subject with several CNs is not refused for it" {
+	start_server
+	assert_accepted twocn 1
 }
 
 @test "server: revoked client certificate is rejected when crl is set" {
@@ -279,6 +317,23 @@ assert_no_plaintext() {
 	assert_no_plaintext
 	probe_through "$good"
 	assert_output --regexp '^eof recv=6 '
+}
+
+@test "client: a server certificate whose EKU lacks serverAuth is rejected (wrong key usage), with a CA or a pin" {
+	start_tls_server srv-clientauth
+	local bad alone pin
+	bad=$(free_port)
+	alone=$(free_port)
+	pin=$(spki_pin "$CERTS/srv-clientauth.crt")
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT")" \
+		"$(client_svc alone "127.0.0.1:$alone" "127.0.0.1:$TLS_PORT" ca= pin_sha256="[ \"$pin\" ]")"
+	probe_through "$bad"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=bad .*end=rejected: wrong key usage: subject "CN=server"'
+	probe_through "$alone"
+	assert_output --regexp '^(eof|reset) recv=0 '
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=alone .*end=rejected: wrong key usage'
+	assert_no_plaintext
 }
 
 @test "client: verify_name = \"127.0.0.1\" matches the IP SAN, 127.0.0.2 does not" {

@@ -17,6 +17,12 @@
 #   expired.crt expired.key  CA1, CN=client1, validity entirely in the past
 #   revoked.crt revoked.key  CA1, CN=client1, listed in crl.pem
 #   crl.pem                  CA1 CRL revoking revoked.crt
+#   srv-clientauth.crt/.key  CA1, CN=server, SANs of server.crt, but EKU
+#                            clientAuth only (not usable as a server)
+#   cli-serverauth.crt/.key  CA1, CN=client1 OU=app, EKU serverAuth only
+#                            (not usable as a client)
+#   twocn.crt twocn.key      CA1, subject CN=admin,CN=client1 (two CNs)
+#   noeku.crt noeku.key      CA1, CN=client1 OU=app, no EKU extension
 #   pins                     "NAME BASE64" lines: base64(SHA-256(DER SPKI))
 #                            for server and client
 #
@@ -32,10 +38,12 @@ if [ $# -ne 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
 fi
 
 dir=$1
-stamp_version=1
+stamp_version=2
 files="ca.crt ca.key ca2.crt ca2.key server.crt server.key server2.crt server2.key
 client.crt client.key client2.crt client2.key other.crt other.key
-expired.crt expired.key revoked.crt revoked.key crl.pem pins"
+expired.crt expired.key revoked.crt revoked.key crl.pem pins
+srv-clientauth.crt srv-clientauth.key cli-serverauth.crt cli-serverauth.key
+twocn.crt twocn.key noeku.crt noeku.key"
 
 mkdir -p "$dir"
 
@@ -115,6 +123,24 @@ leaf expired ca
 tmpl revoked 'cn = "client1"' 'unit = "app"' 'serial = 204' 'expiration_days = 3650' \
 	'tls_www_client' 'signing_key'
 leaf revoked ca
+
+# Extended Key Usage the wrong way round, several CNs, no EKU at all.
+tmpl srv-clientauth 'cn = "server"' 'serial = 103' 'expiration_days = 3650' \
+	'dns_name = "localhost"' 'ip_address = "127.0.0.1"' 'ip_address = "::1"' \
+	'tls_www_client' 'signing_key'
+leaf srv-clientauth ca
+
+tmpl cli-serverauth 'cn = "client1"' 'unit = "app"' 'serial = 205' 'expiration_days = 3650' \
+	'tls_www_server' 'signing_key'
+leaf cli-serverauth ca
+
+tmpl twocn 'dn = "CN=client1,CN=admin"' 'serial = 206' 'expiration_days = 3650' \
+	'tls_www_client' 'signing_key'
+leaf twocn ca
+
+tmpl noeku 'cn = "client1"' 'unit = "app"' 'serial = 207' 'expiration_days = 3650' \
+	'signing_key'
+leaf noeku ca
 
 tmpl crl 'crl_next_update = 3650' 'crl_number = 1'
 certtool --generate-crl --load-ca-certificate "$work/ca.crt" \
