@@ -528,3 +528,61 @@ start_haproxy() {
 	assert_kv "$(last_conn_line)" ja4 "$ja4"
 	assert_kv "$(last_conn_line)" version TLS1.2
 }
+
+# --- accept_proxy_from and the one deadline (SECURITY.md) -------------------
+
+@test "accept_proxy_from: a source outside the list is closed before any byte is read, never forwarded" {
+	start_counting_backend --echo
+	start_srv accept_proxy=true accept_proxy_from='[ "10.0.0.0/8", "2001:db8::/32" ]'
+	pclient --connect "$SRV_ADDR" --header v1 --src 203.0.113.7:4242 --sni "$SNI" --data x
+	assert_equal "$(kv recv "$output")" 0
+	wait_conn_line "$SRV_LOG" srv 1
+	last_conn_line | grep -qF 'end=rejected: PROXY header from untrusted source' ||
+		fail "not rejected for its source: $(last_conn_line)"
+	# the real source is logged: the header was never read
+	assert_kv "$(last_conn_line)" peer "$(kv local "$output")"
+	grep -qF 'rejected: PROXY header from untrusted source' "$SRV_LOG" ||
+		fail "no notice line"
+	expect_no_backend
+}
+
+@test "accept_proxy_from: a source inside a listed prefix is served, its header believed" {
+	start_counting_backend --echo
+	start_srv accept_proxy=true accept_proxy_from='[ "10.0.0.0/8", "127.0.0.0/30" ]'
+	pclient --connect "$SRV_ADDR" --header v1 --src 203.0.113.7:4242 --sni "$SNI" --data hello
+	assert_success
+	assert_kv "$output" recv 5
+	wait_conn_line "$SRV_LOG" srv 1
+	assert_kv "$(last_conn_line)" peer 203.0.113.7:4242
+	assert_equal "$(backend_count "$COUNT")" 1
+}
+
+@test "accept_proxy_from: bad prefixes and a list without accept_proxy are configuration errors" {
+	write_conf "$BATS_TEST_TMPDIR/bad.conf" \
+		"$(server_svc a "$SRV_ADDR" "$BE_ADDR" accept_proxy=true accept_proxy_from='[ "10.0.0.0/33" ]')" \
+		"$(server_svc b "127.0.0.1:1" "$BE_ADDR" accept_proxy=true accept_proxy_from='[ "example.net" ]')" \
+		"$(server_svc c "127.0.0.1:2" "$BE_ADDR" accept_proxy_from='[ "10.0.0.0/8" ]')"
+	run "$SHEATH" -t -c "$BATS_TEST_TMPDIR/bad.conf"
+	assert_failure 1
+	assert_output --partial 'accept_proxy_from: "10.0.0.0/33": the prefix length must be 0 to 32'
+	assert_output --partial 'accept_proxy_from: "example.net": not an IPv4 or IPv6 address'
+	assert_output --partial 'accept_proxy_from: needs accept_proxy = true'
+}
+
+@test "one deadline: timeout_handshake runs from accept, a slow PROXY header included" {
+	start_counting_backend --echo
+	start_srv accept_proxy=true timeout_handshake=2
+	# the header takes 1.2 s to arrive whole, then no ClientHello comes
+	run "$PY" "$TOOLS/proxy-client.py" --connect "$SRV_ADDR" --header v1 --split 1.2 \
+		--data '' --expect 1 --timeout 10
+	assert_success
+	assert_kv "$output" end eof
+	wait_conn_line "$SRV_LOG" srv 1
+	assert_equal "$(kv end "$(last_conn_line)")" timeout:
+	# accept + 2 s, not header + 2 s (3.2 s)
+	local d
+	d=$(kv duration "$(last_conn_line)")
+	awk -v d="$d" 'BEGIN { exit !(d >= 1.9 && d < 2.9) }' ||
+		fail "the handshake deadline did not count from accept: duration=$d"
+	expect_no_backend
+}
