@@ -377,3 +377,74 @@ assert_no_plaintext() {
 	probe_through "$alone"
 	assert_output --regexp '^eof recv=6 '
 }
+
+# --- every rejection is told to the peer (its alert, seen from its side) ---
+
+# s_client_alert ARGS...: openssl s_client against srv, reading until srv
+# closes; sets ALERT to the fatal alert it received ("" if none).
+s_client_alert() {
+	run timeout 10 openssl s_client -connect "$SRV_ADDR" -msg -ign_eof "$@" </dev/null
+	ALERT=$(grep -oE '^<<< TLS [0-9.]+, Alert \[length 0002\], fatal [a-z_]+' <<<"$output" |
+		awk '{ print $NF }' | head -n 1)
+}
+
+# expect_alert NAME REASON ARGS...: s_client with ARGS gets alert NAME, srv
+# logs "rejected: REASON", and the backend still has seen nothing.
+expect_alert() {
+	local name=$1 reason=$2 n0
+	shift 2
+	n0=$(count_conn_lines "$SRV_LOG" srv)
+	s_client_alert "$@"
+	assert_equal "$ALERT" "$name"
+	wait_conn_line "$SRV_LOG" srv $((n0 + 1))
+	[[ $(conn_lines "$SRV_LOG" srv | tail -n 1) == *"end=rejected: $reason"* ]] ||
+		fail "expected rejected: $reason: $(conn_lines "$SRV_LOG" srv | tail -n 1)"
+	assert_equal "$(backend_count "$COUNT")" 0
+}
+
+@test "alerts: openssl s_client sees the alert that names each rejection" {
+	start_server crl="$CERTS/crl.pem" allow_cn='[ "client1" ]'
+	expect_alert protocol_version "protocol version mismatch" -tls1_1 -cipher 'DEFAULT@SECLEVEL=0'
+	expect_alert certificate_required "no certificate"
+	expect_alert handshake_failure "no certificate" -tls1_2
+	expect_alert unknown_ca "unknown CA" -cert "$CERTS/other.crt" -key "$CERTS/other.key"
+	expect_alert certificate_expired "certificate expired" -cert "$CERTS/expired.crt" -key "$CERTS/expired.key"
+	expect_alert certificate_revoked "certificate revoked" -cert "$CERTS/revoked.crt" -key "$CERTS/revoked.key"
+	expect_alert bad_certificate "wrong key usage" -cert "$CERTS/cli-serverauth.crt" -key "$CERTS/cli-serverauth.key"
+	expect_alert bad_certificate "several CNs" -cert "$CERTS/twocn.crt" -key "$CERTS/twocn.key"
+	expect_alert access_denied "not in allow_cn" -cert "$CERTS/client2.crt" -key "$CERTS/client2.key"
+}
+
+@test "alerts: a pin mismatch is access_denied; python's ssl names the alert" {
+	start_server pin_sha256="[ \"$CLIENT_PIN\" ]"
+	expect_alert access_denied "pin mismatch" -cert "$CERTS/client2.crt" -key "$CERTS/client2.key"
+	tls_client client2
+	assert_equal "$(kv end "$output")" alert:TLSV1_ALERT_ACCESS_DENIED
+	tls_client other
+	assert_equal "$(kv end "$output")" alert:TLSV1_ALERT_UNKNOWN_CA
+	assert_equal "$(backend_count "$COUNT")" 0
+}
+
+@test "alerts: a sheath client that rejects its server tells it why" {
+	start_tls_server srv-clientauth
+	local bad
+	bad=$(free_port)
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT")"
+	probe_through "$bad"
+	wait_for_file "$BATS_TEST_TMPDIR/rec/conn-1"
+	assert_equal "$(kv end "$(cat "$BATS_TEST_TMPDIR/rec/conn-1")")" alert:SSLV3_ALERT_BAD_CERTIFICATE
+	assert_no_plaintext
+}
+
+@test "renegotiation: a TLS 1.2 client that renegotiates is cut and logged as rejected: renegotiation" {
+	start_server
+	local n0
+	n0=$(count_conn_lines "$SRV_LOG" srv)
+	# s_client's interactive "R" command renegotiates
+	run timeout 10 openssl s_client -connect "$SRV_ADDR" -tls1_2 -cert "$CERTS/client.crt" \
+		-key "$CERTS/client.key" -CAfile "$CERTS/ca.crt" <<<'R'
+	wait_conn_line "$SRV_LOG" srv $((n0 + 1))
+	[[ $(conn_lines "$SRV_LOG" srv | tail -n 1) == *'end=rejected: renegotiation'* ]] ||
+		fail "not logged as a refused renegotiation: $(conn_lines "$SRV_LOG" srv | tail -n 1)"
+	grep -qF 'rejected: renegotiation' "$SRV_LOG" || fail "no notice line"
+}
