@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
@@ -17,7 +18,10 @@
 #include <unistd.h>
 
 static int sigpipe_fd[2] = { -1, -1 };
-static volatile sig_atomic_t pending;
+/* Set by the handlers, taken whole by the loop: an atomic exchange, so a
+ * signal that lands between reading and clearing is never lost. */
+static _Atomic int pending;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal flags need a lock-free int");
 static int ready_fd = -1;	/* child -> parent start-up status */
 
 static void
@@ -27,20 +31,20 @@ on_signal(int sig)
 
 	switch (sig) {
 	case SIGHUP:
-		pending |= SIG_RELOAD;
+		atomic_fetch_or(&pending, SIG_RELOAD);
 		break;
 	case SIGTERM:
 	case SIGINT:
-		pending |= SIG_TERM;
+		atomic_fetch_or(&pending, SIG_TERM);
 		break;
 	case SIGUSR1:
-		pending |= SIG_REOPEN;
+		atomic_fetch_or(&pending, SIG_REOPEN);
 		break;
 	case SIGUSR2:
-		pending |= SIG_RETIRE;
+		atomic_fetch_or(&pending, SIG_RETIRE);
 		break;
 	case SIGCHLD:
-		pending |= SIG_CHILD;
+		atomic_fetch_or(&pending, SIG_CHILD);
 		break;
 	}
 	if (write(sigpipe_fd[1], "", 1) == -1) {
@@ -64,7 +68,7 @@ daemon_signals_init(void)
 	    set_nonblock_cloexec(sigpipe_fd[0]) == -1 ||
 	    set_nonblock_cloexec(sigpipe_fd[1]) == -1)
 		return -1;
-	pending = 0;
+	atomic_store(&pending, 0);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -84,8 +88,7 @@ daemon_signals_take(void)
 
 	while (read(sigpipe_fd[0], buf, sizeof(buf)) > 0)
 		;
-	p = pending;
-	pending = 0;
+	p = atomic_exchange(&pending, 0);
 	return p;
 }
 

@@ -145,7 +145,7 @@ render_status(FILE *o)
 static void
 respond(struct client *c)
 {
-	char method[8], path[256], *body = NULL;
+	char method[8] = "", path[256] = "", *body = NULL;
 	const char *status = "200 OK", *type = "text/plain; charset=utf-8";
 	size_t blen = 0;
 	FILE *b = open_memstream(&body, &blen);

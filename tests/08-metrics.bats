@@ -124,7 +124,9 @@ reload() {
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="untrusted"}' 1
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="expired"}' 1
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="revoked"}' 1
-	assert_metric 'sheath_connections_rejected_total{service="srv",reason="other"}' 0
+	assert_metric 'sheath_connections_rejected_total{service="srv",reason="key_usage"}' 0
+	assert_metric 'sheath_connections_rejected_total{service="srv",reason="psk_identity"}' 0
+	assert_metric 'sheath_connections_rejected_total{service="srv",reason="protocol_version"}' 0
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="pin"}' 0
 	assert_metric 'sheath_connections_rejected_total{service="srv",reason="name_mismatch"}' 0
 	assert_metric 'sheath_bytes_total{service="srv",direction="in"}' 3000
@@ -475,4 +477,28 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 	M_ADDR=127.0.0.1:$m2
 	scrape
 	assert_metric 'sheath_config_reloads_total{result="success"}' 1
+}
+
+@test "a request line without a token gets 400 and reads no uninitialised memory (valgrind)" {
+	command -v valgrind >/dev/null || skip "valgrind is not installed"
+	if ldd "$SHEATH" | grep -q libasan; then skip "a sanitizer build cannot run under valgrind"; fi
+	start_backend
+	CONF_GLOBALS="metrics = \"$M_ADDR\";" write_conf "$SRV_CONF" \
+		"$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
+	start_bg vg valgrind -q --error-exitcode=99 --track-origins=yes \
+		--log-file="$BATS_TEST_TMPDIR/vg.log" "$SHEATH" -f -c "$SRV_CONF"
+	wait_until 60 "the metrics port under valgrind" port_listening "$M_PORT"
+	local req
+	for req in $'\r\n\r\n' $' \r\n\r\n' $'GET\r\n\r\n'; do
+		run "$PY" "$TOOLS/probe.py" --connect "$M_ADDR" --send "$req" --timeout 20 \
+			--out "$BATS_TEST_TMPDIR/resp"
+		assert_success
+		head -n 1 "$BATS_TEST_TMPDIR/resp" | grep -q '^HTTP/1.0 400 Bad Request' ||
+			fail "not a 400 for ${req@Q}: $(cat "$BATS_TEST_TMPDIR/resp")"
+	done
+	local pid status=0
+	pid=$(pid_of vg)
+	kill -TERM "$pid"
+	wait "$pid" || status=$?
+	[[ $status == 0 ]] || fail "valgrind found errors (exit $status): $(cat "$BATS_TEST_TMPDIR/vg.log")"
 }
