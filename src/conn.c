@@ -12,6 +12,7 @@
  */
 #include "autoconfig.h"
 #include "conn.h"
+#include "board.h"
 #include "buf.h"
 #include "io.h"
 #include "listener.h"
@@ -33,10 +34,6 @@
 enum stage { ST_PROXY_IN, ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B,
 	ST_RELAY };
 enum dstate { D_OPEN, D_DRAIN, D_SHUT };
-/* How a connection ended: the outcomes of metrics.h. */
-enum result { R_CLOSED = OUT_CLOSED, R_TRUNCATED = OUT_TRUNCATED,
-	R_TIMEOUT = OUT_TIMEOUT, R_REJECTED = OUT_REJECTED,
-	R_BACKEND = OUT_BACKEND, R_ERROR = OUT_ERROR };
 
 /* Passes through pump() per event before yielding to other connections. */
 #define PUMP_ROUNDS 16
@@ -73,6 +70,8 @@ struct conn {
 	int verified;			/* handshake(s) done and accepted */
 	int a_hs_done, b_hs_done;
 	struct tls_user tu;		/* accept side: JA4 of its hello */
+	int board;			/* row on the status board, or -1 */
+	int shown;			/* the stage the board shows */
 	struct proxy_state *px;		/* only with PROXY protocol keys */
 	char peer[ADDR_STRLEN];
 	char identity[256];
@@ -86,11 +85,15 @@ struct proxy_state {
 	size_t have;
 };
 
+/* Stage names, as /status shows them. */
+static const char *const stage_names[] = { "proxy-header", "handshake",
+	"connect", "handshake-upstream", "relay" };
+
 static struct conn *all;
 static struct conn *ready;
 static int nconns;
 
-static void conn_close(struct conn *c, enum result r, const char *detail);
+static void conn_close(struct conn *c, enum outcome r, const char *detail);
 static void reject(struct conn *c, struct side *x, enum verdict v,
     const char *reason);
 static int pump(struct conn *c);
@@ -172,6 +175,10 @@ update_interest(struct conn *c)
 {
 	short ea = 0, eb = 0;
 
+	if (c->shown != (int)c->stage) {
+		board_set(c->board, stage_names[c->stage], NULL, NULL);
+		c->shown = (int)c->stage;
+	}
 	switch (c->stage) {
 	case ST_PROXY_IN:
 		ea = POLLIN;
@@ -206,13 +213,13 @@ side_failed(struct conn *c, struct side *x, int code)
 	if (code == IO_RENEG)
 		reject(c, x, V_RENEGOTIATION, NULL);
 	else if (x == &c->b && code != IO_TRUNC)
-		conn_close(c, R_BACKEND, io_strerror(&x->io));
+		conn_close(c, OUT_BACKEND, io_strerror(&x->io));
 	else {
 		if (code == IO_ERR)
 			log_debug("service=%s peer=%s %s side: %s",
 			    sconf(c)->name, c->peer, x == &c->a ? "accept" :
 			    "connect", io_strerror(&x->io));
-		conn_close(c, R_TRUNCATED, NULL);
+		conn_close(c, OUT_TRUNCATED, NULL);
 	}
 }
 
@@ -340,11 +347,13 @@ pump(struct conn *c)
 		if ((p2 = pump_dir(c, &c->ba, &c->b, &c->a, 0, 1)) < 0)
 			return -1;
 		if (c->ab.state == D_SHUT && c->ba.state == D_SHUT) {
-			conn_close(c, R_CLOSED, NULL);
+			conn_close(c, OUT_CLOSED, NULL);
 			return -1;
 		}
-		if (p1 || p2)
+		if (p1 || p2) {
 			c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
+			board_bytes(c->board, c->ab.bytes, c->ba.bytes);
+		}
 		if (!p1 && !p2)
 			return 0;
 	}
@@ -406,7 +415,7 @@ reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 	if (x != NULL)
 		io_reject(&x->io, v);
 	c->why = v;
-	conn_close(c, R_REJECTED, reason ? reason : verdict_info(v)->words);
+	conn_close(c, OUT_REJECTED, reason ? reason : verdict_info(v)->words);
 }
 
 /* The connect side is up: handshake it, or relay. Returns 1, or -1 when
@@ -428,7 +437,7 @@ connected(struct conn *c)
 	r = tls_session_new(c->svc->connect_tls, c->b.io.fd, connect_sni(c),
 	    NULL, &s);
 	if (r < 0) {
-		conn_close(c, R_ERROR, gnutls_strerror(r));
+		conn_close(c, OUT_ERROR, gnutls_strerror(r));
 		return -1;
 	}
 	io_attach_tls(&c->b.io, s);
@@ -505,7 +514,7 @@ next_target(struct conn *c)
 		c->last_errno = errno;
 		drop_target_fd(c);
 	}
-	conn_close(c, R_BACKEND, strerror(c->last_errno ? c->last_errno :
+	conn_close(c, OUT_BACKEND, strerror(c->last_errno ? c->last_errno :
 	    ECONNREFUSED));
 	return -1;
 }
@@ -542,8 +551,10 @@ verify_side(struct conn *c, struct side *x)
 
 	/* The identity the log shows: the accepted peer's, or a client's
 	 * server (a client has no other). */
-	if (accept_side || c->a.io.tls == NULL)
+	if (accept_side || c->a.io.tls == NULL) {
 		snprintf(c->identity, sizeof(c->identity), "%s", id);
+		board_set(c->board, NULL, c->identity, NULL);
+	}
 	if (v != V_OK) {
 		reject(c, x, v, reason);
 		return -1;
@@ -570,7 +581,7 @@ step_handshake(struct conn *c, struct side *x)
 		/* The peer went away mid-handshake: a cut, not a verdict. */
 		log_debug("service=%s peer=%s handshake cut: %s",
 		    sconf(c)->name, c->peer, io_strerror(&x->io));
-		conn_close(c, R_TRUNCATED, NULL);
+		conn_close(c, OUT_TRUNCATED, NULL);
 		return -1;
 	}
 	if (r != 0) {
@@ -641,6 +652,10 @@ step_proxy_in(struct conn *c)
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return 0;
+	if (n <= 0 && px->have == 0) {
+		conn_close(c, OUT_TRUNCATED, NULL);	/* a health check */
+		return -1;
+	}
 	if (n <= 0) {
 		reject(c, NULL, V_PROXY_HEADER, "connection closed before a "
 		    "PROXY protocol header");
@@ -657,7 +672,7 @@ step_proxy_in(struct conn *c)
 	if (hl > 0 && (size_t)hl - px->have < take)
 		take = (size_t)hl - px->have;
 	if (recv(c->a.io.fd, px->in + px->have, take, 0) != (ssize_t)take) {
-		conn_close(c, R_TRUNCATED, NULL);
+		conn_close(c, OUT_TRUNCATED, NULL);
 		return -1;
 	}
 	px->have += take;
@@ -672,6 +687,7 @@ step_proxy_in(struct conn *c)
 		px->addrs = got;
 		addr_format((struct sockaddr *)&got.src, got.srclen, c->peer,
 		    sizeof(c->peer));
+		board_set(c->board, NULL, NULL, c->peer);
 	}
 	free(px->in);
 	px->in = NULL;
@@ -686,6 +702,7 @@ send_proxy_header(struct conn *c)
 	unsigned char buf[2048];
 	struct tls_facts f;
 	struct proxy_tls t;
+	char cn[256];
 	size_t len;
 
 	if (sconf(c)->proxy_protocol == PROXY_V1) {
@@ -705,7 +722,8 @@ send_proxy_header(struct conn *c)
 			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
 			t.version = f.version;
 			t.cipher = f.cipher;
-			t.cn = f.cn;
+			tls_peer_cn(c->a.io.tls, cn, sizeof(cn));
+			t.cn = cn;
 			t.sig_alg = f.sig_alg;
 			t.key_alg = f.key_alg;
 			t.ja4 = c->tu.ja4;
@@ -715,7 +733,7 @@ send_proxy_header(struct conn *c)
 	}
 	if (len == 0 || send(c->b.io.fd, buf, len, MSG_NOSIGNAL) !=
 	    (ssize_t)len) {
-		conn_close(c, R_BACKEND, "cannot send the PROXY header");
+		conn_close(c, OUT_BACKEND, "cannot send the PROXY header");
 		return -1;
 	}
 	return 0;
@@ -774,7 +792,7 @@ side_event(void *arg, short revents)
 		 * set up; only its disappearance matters now (poll would
 		 * report it again and again). */
 		if (revents & (POLLERR | POLLHUP))
-			conn_close(c, R_TRUNCATED, NULL);
+			conn_close(c, OUT_TRUNCATED, NULL);
 		return;
 	}
 	conn_run(c);
@@ -796,7 +814,7 @@ begin(struct conn *c)
 		r = tls_session_new(svc->accept_tls, c->a.io.fd, NULL, &c->tu,
 		    &s);
 		if (r < 0) {
-			conn_close(c, R_ERROR, gnutls_strerror(r));
+			conn_close(c, OUT_ERROR, gnutls_strerror(r));
 			return -1;
 		}
 		io_attach_tls(&c->a.io, s);
@@ -835,6 +853,8 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	c->a.wr_want = c->b.wr_want = POLLOUT;
 	snprintf(c->identity, sizeof(c->identity), "-");
 	addr_format(peer, len, c->peer, sizeof(c->peer));
+	c->board = board_add(svc->conf->name, c->peer, c->started);
+	c->shown = -1;
 	loop_add(&c->a.slot, fd, 0, side_event, &c->a);
 	if (svc->conf->accept_proxy || svc->conf->proxy_protocol != PROXY_OFF)
 		proxy_init(c, peer, len);
@@ -856,46 +876,57 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 		update_interest(c);
 }
 
-static const char *
-result_name(enum result r)
+/* A peer that went away before sending a byte, with nothing relayed: a
+ * load balancer's TCP health check, not a cut TLS session. */
+static int
+no_data(const struct conn *c, enum outcome r)
 {
-	static const char *const names[] = { "closed", "truncated", "timeout",
-		"rejected", "backend", "error" };
+	return (r == OUT_TRUNCATED || r == OUT_CLOSED) && !c->a_hs_done &&
+	    c->a.io.pulled == 0 && c->ab.bytes == 0 && c->ba.bytes == 0;
+}
 
-	return names[r];
+/* The one line per connection (and the notice of a rejection). */
+static void
+conn_log(struct conn *c, enum outcome r, const char *detail)
+{
+	struct tls_facts f;
+	char end[600];
+	int64_t dur = now_ms() - c->started;
+	const struct end *tls = c->a_hs_done ? &c->a.io : c->b_hs_done ?
+	    &c->b.io : NULL;
+	int quoted = strcmp(c->identity, "-") != 0;
+	int level = r == OUT_NO_DATA ? LOG_DEBUG : LOG_INFO;
+
+	if (tls != NULL)
+		tls_get_facts(tls->tls, &f);
+	else
+		memset(&f, 0, sizeof(f));
+	snprintf(end, sizeof(end), "%s%s%s", metrics_outcome_name(r),
+	    detail ? ": " : "", detail ? detail : "");
+	if (r == OUT_REJECTED)
+		log_notice("service=%s peer=%s %s", sconf(c)->name, c->peer,
+		    end);
+	log_msg(level, "service=%s peer=%s identity=%s%s%s version=%s "
+	    "cipher=%s alpn=%s ja4=%s resumed=%s bytes_in=%llu "
+	    "bytes_out=%llu duration=%lld.%03lld end=%s", sconf(c)->name,
+	    c->peer, quoted ? "\"" : "", c->identity, quoted ? "\"" : "",
+	    f.proto[0] ? f.proto : "-", f.cipher[0] ? f.cipher : "-",
+	    f.alpn[0] ? f.alpn : "-", c->tu.ja4[0] ? c->tu.ja4 : "-",
+	    f.resumed ? "yes" : "no", (unsigned long long)c->ab.bytes,
+	    (unsigned long long)c->ba.bytes, (long long)(dur / 1000),
+	    (long long)(dur % 1000), end);
 }
 
 static void
-conn_close(struct conn *c, enum result r, const char *detail)
+conn_close(struct conn *c, enum outcome r, const char *detail)
 {
-	const char *version = "-", *cipher = "-";
-	char alpn[64] = "-", end[600];
-	const struct end *tls = c->a_hs_done ? &c->a.io : c->b_hs_done ?
-	    &c->b.io : NULL;
-	int64_t dur = now_ms() - c->started;
-	int reset = r != R_CLOSED, resumed = tls != NULL && io_resumed(tls);
+	int reset = r != OUT_CLOSED;
 
-	if (tls != NULL)
-		tls_describe(tls->tls, &version, &cipher, alpn, sizeof(alpn));
-	if (detail)
-		snprintf(end, sizeof(end), "%s: %s", result_name(r), detail);
-	else
-		snprintf(end, sizeof(end), "%s", result_name(r));
-	if (c->b_hs_done && c->svc->connect_tls && r == R_CLOSED)
+	if (no_data(c, r))
+		r = OUT_NO_DATA;
+	conn_log(c, r, detail);
+	if (c->b_hs_done && c->svc->connect_tls && r == OUT_CLOSED)
 		tls_remember_session(c->svc->connect_tls, c->b.io.tls);
-	if (r == R_REJECTED)
-		log_notice("service=%s peer=%s %s", sconf(c)->name, c->peer,
-		    end);
-	log_info("service=%s peer=%s identity=%s%s%s version=%s cipher=%s "
-	    "alpn=%s ja4=%s resumed=%s bytes_in=%llu bytes_out=%llu "
-	    "duration=%lld.%03lld end=%s",
-	    sconf(c)->name, c->peer,
-	    strcmp(c->identity, "-") ? "\"" : "", c->identity,
-	    strcmp(c->identity, "-") ? "\"" : "", version, cipher, alpn,
-	    c->tu.ja4[0] ? c->tu.ja4 : "-",
-	    resumed ? "yes" : "no",
-	    (unsigned long long)c->ab.bytes, (unsigned long long)c->ba.bytes,
-	    (long long)(dur / 1000), (long long)(dur % 1000), end);
 
 	/* A plaintext peer learns of an unclean end through a reset; a TLS
 	 * peer through the missing close_notify. */
@@ -907,6 +938,7 @@ conn_close(struct conn *c, enum result r, const char *detail)
 	buf_release(&c->ba.buf);
 	proxy_free(c);
 	ready_remove(c);
+	board_remove(c->board);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -936,7 +968,7 @@ conn_sweep(int64_t now)
 			if (next_target(c) == 0)
 				update_interest(c);
 		} else {
-			conn_close(c, R_TIMEOUT, c->stage == ST_RELAY ? "idle" :
+			conn_close(c, OUT_TIMEOUT, c->stage == ST_RELAY ? "idle" :
 			    "handshake");
 		}
 	}
@@ -966,30 +998,8 @@ conn_run_ready(void)
 }
 
 void
-conn_status(FILE *out, void (*quote)(FILE *, const char *))
-{
-	static const char *const stages[] = { "proxy-header", "handshake",
-		"connect", "handshake-upstream", "relay" };
-	int64_t now = now_ms();
-
-	for (struct conn *c = all; c != NULL; c = c->next) {
-		fprintf(out, "%s{\"service\":", c == all ? "" : ",");
-		quote(out, sconf(c)->name);
-		fputs(",\"peer\":", out);
-		quote(out, c->peer);
-		fputs(",\"identity\":", out);
-		quote(out, c->identity);
-		fprintf(out, ",\"stage\":\"%s\",\"age_seconds\":%.3f,"
-		    "\"bytes_in\":%llu,\"bytes_out\":%llu}", stages[c->stage],
-		    (double)(now - c->started) / 1000.0,
-		    (unsigned long long)c->ab.bytes,
-		    (unsigned long long)c->ba.bytes);
-	}
-}
-
-void
 conn_abort_all(const char *why)
 {
 	while (all != NULL)
-		conn_close(all, R_TIMEOUT, why);
+		conn_close(all, OUT_TIMEOUT, why);
 }

@@ -25,11 +25,6 @@ void conn_sweep(int64_t now);
 int conn_has_ready(void);
 void conn_run_ready(void);
 
-/** conn_status(out, quote): a JSON array body (without brackets) of open
- * connections: service, peer, identity, stage, age; quote writes a JSON
- * string. */
-void conn_status(FILE *out, void (*quote)(FILE *, const char *));
-
 /** conn_abort_all(why): close every connection (drain deadline). */
 void conn_abort_all(const char *why);
 

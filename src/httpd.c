@@ -7,6 +7,7 @@
 #include "listener.h"
 #include "log.h"
 #include "loop.h"
+#include "board.h"
 #include "metrics.h"
 #include "service.h"
 
@@ -122,9 +123,14 @@ json_string(FILE *o, const char *s)
 	fputc('"', o);
 }
 
+/* Services and connections of every worker: the counts and the status
+ * board are shared by all processes. */
 static void
 render_status(FILE *o)
 {
+	int64_t open_now = metrics_total_active();
+	long listed;
+
 	fprintf(o, "{\"pid\":%ld,\"services\":[", (long)getpid());
 	for (size_t i = 0; gen && i < gen->nsvc; i++) {
 		const struct service *s = gen->svc[i];
@@ -134,12 +140,16 @@ render_status(FILE *o)
 		fprintf(o, ",\"mode\":\"%s\",\"accept\":",
 		    mode_name(s->conf->mode));
 		json_string(o, s->conf->accept);
-		fprintf(o, ",\"listening\":%s,\"active\":%d}",
-		    s->lfd != -1 ? "true" : "false", s->active);
+		fprintf(o, ",\"listening\":%s,\"active\":%lld}",
+		    s->lfd != -1 ? "true" : "false",
+		    (long long)(metrics_active(s->metrics_slot) >= 0 ?
+		    metrics_active(s->metrics_slot) : s->active));
 	}
 	fputs("],\"connections\":[", o);
-	conn_status(o, json_string);
-	fputs("]}\n", o);
+	listed = board_render(o, json_string);
+	/* Beyond the board's rows connections are counted, not listed. */
+	fprintf(o, "],\"connections_unlisted\":%lld}\n",
+	    (long long)(open_now > listed ? open_now - listed : 0));
 }
 
 static void

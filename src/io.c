@@ -297,8 +297,12 @@ io_handshake(struct end *e)
 			return tls_want(e);
 		}
 		if (gnutls_error_is_fatal(r)) {
+			/* A peer that went away is a cut; bytes that are not
+			 * TLS (a bad record length) are a failed handshake. */
 			tls_fail(e, r);
-			return transport_cut(r) ? IO_TRUNC : IO_ERR;
+			return transport_cut(r) &&
+			    r != GNUTLS_E_UNEXPECTED_PACKET_LENGTH ? IO_TRUNC :
+			    IO_ERR;
 		}
 		tries++;	/* a warning alert */
 	}

@@ -8,6 +8,7 @@
 #include "runner.h"
 #include "supervisor.h"
 #include "daemon.h"
+#include "board.h"
 #include "metrics.h"
 #include "tls.h"
 
@@ -304,7 +305,7 @@ main(int argc, char **argv)
 		conf_free(c);
 		return 1;
 	}
-	if (!opt.test && metrics_init() == -1) {
+	if (!opt.test && (metrics_init() == -1 || board_init() == -1)) {
 		fprintf(stderr, "sheath: cannot map the metrics table: %m\n");
 		return 1;
 	}

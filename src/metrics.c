@@ -49,7 +49,21 @@ static struct table *t;
 static struct proc_counts *mine;	/* this worker's, or NULL */
 
 static const char *const outcome_names[OUT_COUNT] = { "closed",
-	"truncated", "timeout", "rejected", "backend", "error" };
+	"truncated", "timeout", "rejected", "backend", "error", "no data" };
+static const char *const outcome_labels[OUT_COUNT] = { "closed",
+	"truncated", "timeout", "rejected", "backend", "error", "no_data" };
+
+const char *
+metrics_outcome_name(enum outcome o)
+{
+	return (unsigned)o < OUT_COUNT ? outcome_names[o] : "error";
+}
+
+const char *
+metrics_outcome_label(enum outcome o)
+{
+	return (unsigned)o < OUT_COUNT ? outcome_labels[o] : "error";
+}
 
 #define ADD(p, v) __atomic_fetch_add((p), (v), __ATOMIC_RELAXED)
 #define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -244,7 +258,7 @@ metrics_render(FILE *o, const char *const *names, size_t n)
 	    "Connections ended, by outcome.");
 	EACH for (int k = 0; k < OUT_COUNT; k++)
 		fprintf(o, "sheath_connections_ended_total{service=\"%s\","
-		    "outcome=\"%s\"} %llu\n", S->name, outcome_names[k],
+		    "outcome=\"%s\"} %llu\n", S->name, outcome_labels[k],
 		    (unsigned long long)LOAD(&S->ended[k]));
 	header(o, "sheath_connections_rejected_total", "counter",
 	    "Peers rejected, by reason.");

@@ -12,7 +12,13 @@
 
 /* How a connection ended (the `end=` of the log line). */
 enum outcome { OUT_CLOSED, OUT_TRUNCATED, OUT_TIMEOUT, OUT_REJECTED,
-	OUT_BACKEND, OUT_ERROR, OUT_COUNT };
+	OUT_BACKEND, OUT_ERROR, OUT_NO_DATA, OUT_COUNT };
+
+/** metrics_outcome_name(o): the name of an outcome, as the log's end= and
+ * the outcome label say it ("closed", ..., "no data" in the log and
+ * "no_data" as a label: see metrics_outcome_label). */
+const char *metrics_outcome_name(enum outcome o);
+const char *metrics_outcome_label(enum outcome o);
 
 
 #define METRICS_MAX_SERVICES 256

@@ -12,6 +12,7 @@
 #include "supervisor.h"
 #include "daemon.h"
 #include "log.h"
+#include "board.h"
 #include "metrics.h"
 #include "runner.h"
 #include "sysd.h"
@@ -115,6 +116,7 @@ reap(int stopping)
 		char how[48], with[64] = "";
 		int found = 0;
 
+		board_forget((int)pid);
 		describe_exit(status, how, sizeof(how));
 		if (lost > 0)
 			snprintf(with, sizeof(with), " with %lld open "

@@ -749,29 +749,6 @@ err:
 	return r;
 }
 
-void
-tls_describe(gnutls_session_t s, const char **version, const char **cipher,
-    char *alpn, size_t alpnlen)
-{
-	gnutls_datum_t proto;
-	const char *v, *ci;
-
-	v = gnutls_protocol_get_name(gnutls_protocol_get_version(s));
-	ci = gnutls_cipher_get_name(gnutls_cipher_get(s));
-	*version = v ? v : "-";
-	*cipher = ci ? ci : "-";
-	if (gnutls_alpn_get_selected_protocol(s, &proto) == 0 &&
-	    proto.size < alpnlen) {
-		memcpy(alpn, proto.data, proto.size);
-		alpn[proto.size] = '\0';
-		for (size_t i = 0; i < proto.size; i++)
-			if (alpn[i] <= ' ' || alpn[i] > '~')
-				alpn[i] = '?';
-	} else {
-		snprintf(alpn, alpnlen, "-");
-	}
-}
-
 /* Signature and key algorithm of our own certificate ("ECDSA-SHA256",
  * "EC256", "RSA2048"), for the PROXY v2 SSL TLV: read once at load, since a
  * resumed session carries no certificate. */
@@ -811,6 +788,29 @@ printable(char *p)
 }
 
 void
+tls_peer_cn(gnutls_session_t s, char *cn, size_t len)
+{
+	const gnutls_datum_t *certs;
+	gnutls_x509_crt_t crt;
+	unsigned n = 0;
+	size_t cl = len;
+
+	cn[0] = '\0';
+	if (gnutls_certificate_type_get(s) != GNUTLS_CRT_X509 ||
+	    (certs = gnutls_certificate_get_peers(s, &n)) == NULL || n == 0 ||
+	    gnutls_x509_crt_init(&crt) < 0)
+		return;
+	/* The first CN: with allow_cn the only one, the one checked. */
+	if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+	    gnutls_x509_crt_get_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    0, cn, &cl) == 0)
+		printable(cn);
+	else
+		cn[0] = '\0';
+	gnutls_x509_crt_deinit(crt);
+}
+
+void
 tls_get_facts(gnutls_session_t s, struct tls_facts *f)
 {
 	const gnutls_datum_t *certs;
@@ -839,26 +839,15 @@ tls_get_facts(gnutls_session_t s, struct tls_facts *f)
 	default: v = "";
 	}
 	snprintf(f->version, sizeof(f->version), "%s", v);
+	v = gnutls_protocol_get_name(gnutls_protocol_get_version(s));
+	snprintf(f->proto, sizeof(f->proto), "%s", v ? v : "");
+	/* The IANA name, as OpenSSL and HAProxy print it; a TLS 1.2 name
+	 * carries the key exchange (TLS_ECDHE_ECDSA_WITH_...). */
 	snprintf(f->cipher, sizeof(f->cipher), "%s",
 	    gnutls_ciphersuite_get(s) ? gnutls_ciphersuite_get(s) : "");
 	f->resumed = gnutls_session_is_resumed(s);
-	if (gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
-	    (certs = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0) {
-		gnutls_x509_crt_t crt;
-		size_t cl = sizeof(f->cn);
-
-		f->peer_cert = 1;
-		if (gnutls_x509_crt_init(&crt) == 0) {
-			if (gnutls_x509_crt_import(crt, &certs[0],
-			    GNUTLS_X509_FMT_DER) == 0 &&
-			    gnutls_x509_crt_get_dn_by_oid(crt,
-			    GNUTLS_OID_X520_COMMON_NAME, 0, 0, f->cn, &cl) == 0)
-				printable(f->cn);
-			else
-				f->cn[0] = '\0';
-			gnutls_x509_crt_deinit(crt);
-		}
-	}
+	f->peer_cert = gnutls_certificate_type_get(s) == GNUTLS_CRT_X509 &&
+	    (certs = gnutls_certificate_get_peers(s, &n)) != NULL && n > 0;
 	u = gnutls_session_get_ptr(s);
 	if (u != NULL && u->ctx != NULL) {
 		snprintf(f->sig_alg, sizeof(f->sig_alg), "%s",

@@ -46,9 +46,11 @@ struct tls_user {
 	char ja4[JA4_LEN + 1];		/* "" until a ClientHello was seen */
 };
 
-/* TLS facts of an established session, for the PROXY v2 TLVs. */
+/* TLS facts of an established session, for the log line and the PROXY v2
+ * TLVs ("" where not available). version is OpenSSL's spelling for PROXY
+ * v2 ("TLSv1.3"), proto GnuTLS's for the log ("TLS1.3"). */
 struct tls_facts {
-	char alpn[256], sni[256], version[16], cipher[64], cn[256];
+	char alpn[256], sni[256], version[16], proto[16], cipher[64];
 	char sig_alg[64], key_alg[32];
 	int peer_cert, resumed;
 };
@@ -74,6 +76,10 @@ int tls_session_new(const struct tls_ctx *t, int fd, const char *sni,
 /** tls_get_facts(s, f): the TLS facts of an established session. */
 void tls_get_facts(gnutls_session_t s, struct tls_facts *f);
 
+/** tls_peer_cn(s, cn, len): the first CN of the peer certificate, made
+ * printable ("" without one). */
+void tls_peer_cn(gnutls_session_t s, char *cn, size_t len);
+
 /** tls_handshake_verdict(s, err): the verdict for a handshake that failed
  * with GnuTLS error err (a version mismatch, a missing certificate, ALPN,
  * else V_HANDSHAKE). */
@@ -96,10 +102,5 @@ const struct psk_entry *tls_psk_find(const struct tls_ctx *t,
 
 /** tls_psk_free(e, n): wipe and free parsed entries. */
 void tls_psk_free(struct psk_entry *e, size_t n);
-
-/** tls_describe(s, version, cipher, alpn, len): printable parameters of an
- * established session ("-" when not available). */
-void tls_describe(gnutls_session_t s, const char **version,
-    const char **cipher, char *alpn, size_t alpnlen);
 
 #endif

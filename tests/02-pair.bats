@@ -282,7 +282,8 @@ echo_roundtrip() {
 	[[ $(kv peer "$l") =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "peer: $l"
 	assert_equal "$(kv identity "$l")" '"CN=client1,OU=app"'
 	assert_equal "$(kv version "$l")" TLS1.3
-	[[ $(kv cipher "$l") =~ ^[A-Za-z0-9_-]+$ && $(kv cipher "$l") != - ]] || fail "cipher: $l"
+	# the IANA suite name, as openssl, HAProxy and PROXY v2 say it
+	assert_equal "$(kv cipher "$l")" TLS_AES_128_GCM_SHA256
 	assert_equal "$(kv alpn "$l")" -
 	assert_equal "$(kv bytes_in "$l")" 1000
 	assert_equal "$(kv bytes_out "$l")" 2345
@@ -298,4 +299,36 @@ echo_roundtrip() {
 	assert_equal "$(kv end "$l")" closed
 	# never payload or key material
 	refute grep -q 'PRIVATE KEY' "$SRV_LOG" "$CLI_LOG"
+}
+
+@test "log: a TLS 1.2 line names the suite with its key exchange (IANA)" {
+	start_counting_backend --echo
+	start_srv priority='NORMAL:-VERS-ALL:+VERS-TLS1.2'
+	start_cli
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --data hello --timeout 10
+	assert_success
+	wait_conn_line "$SRV_LOG" srv
+	local l
+	l=$(conn_lines "$SRV_LOG" srv)
+	assert_equal "$(kv version "$l")" TLS1.2
+	assert_equal "$(kv cipher "$l")" TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+}
+
+@test "log: a connection that closes before sending a byte (a health check) is end=no data, at debug only" {
+	start_counting_backend --echo
+	write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
+	start_sheath srv -c "$SRV_CONF" -l debug
+	wait_sheath_ready srv
+	# a balancer's TCP check: connect, then close without a byte
+	run "$PY" "$TOOLS/probe.py" --connect "$SRV_ADDR" --shut-wr --timeout 5
+	assert_success
+	wait_for_log "$SRV_LOG" 'end=no data'
+	grep 'end=no data' "$SRV_LOG" | grep -q ': debug: service=srv ' ||
+		fail "not logged at debug: $(grep 'end=no data' "$SRV_LOG")"
+	# a peer that sent bytes and then vanished is still news
+	run "$PY" "$TOOLS/probe.py" --connect "$SRV_ADDR" --send 'not tls' --shut-wr --timeout 5
+	wait_conn_line "$SRV_LOG" srv 2
+	[[ $(conn_lines "$SRV_LOG" srv | tail -n 1) == *'end=rejected: '* ]] ||
+		fail "a peer that sent bytes: $(conn_lines "$SRV_LOG" srv | tail -n 1)"
+	assert_equal "$(backend_count "$COUNT")" 0
 }
