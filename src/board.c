@@ -5,7 +5,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #define ACQ(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -33,13 +32,8 @@ board_init(void)
 {
 	if (b != NULL)
 		return 0;
-	b = mmap(NULL, sizeof(*b), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (b == MAP_FAILED) {
-		b = NULL;
-		return -1;
-	}
-	return 0;
+	b = shared_map(sizeof(*b));
+	return b == NULL ? -1 : 0;
 }
 
 static void

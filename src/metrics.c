@@ -6,7 +6,6 @@
 #include "util.h"
 
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,12 +74,8 @@ metrics_init(void)
 
 	if (t != NULL)
 		return 0;
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED) {
-		t = NULL;
+	if ((t = shared_map(sizeof(*t))) == NULL)
 		return -1;
-	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t->start_time = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	t->last_reload_ok = 1;

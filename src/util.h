@@ -27,6 +27,10 @@ void strlist_free(struct strlist *l);
 /** strlist_copy(dst, src): deep copy; dst must be empty. */
 void strlist_copy(struct strlist *dst, const struct strlist *src);
 
+/** shared_map(size): zeroed memory shared with the processes forked after
+ * this call (the metrics table, the status board); NULL on error. */
+void *shared_map(size_t size);
+
 /** now_ms(): CLOCK_MONOTONIC in milliseconds. */
 int64_t now_ms(void);
 
