@@ -779,8 +779,12 @@ conf_add_cli_service(struct conf *c, const struct conf_cli_kv *kv,
 			nerr++;
 		}
 		lines[o->k->id] = -1;
-		if (o->upstream)
+		if (o->upstream) {
+			/* As an upstream group in a file: validation refuses
+			 * it outside bridge mode, where it would be unused. */
 			s->has_upstream = 1;
+			s->line[K_UPSTREAM] = -1;
+		}
 	}
 	if (s->name == NULL)
 		s->name = xstrdup("cli");
