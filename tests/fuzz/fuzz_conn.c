@@ -632,14 +632,19 @@ relay_passes(struct relay *r, int n)
 	}
 }
 
-static int
+/* Record n bytes as sent; the callers cap n with room() first, so that
+ * nothing goes out unrecorded. */
+static void
 append(struct stream *st, const unsigned char *p, size_t n)
 {
-	if (st->nsent + n > STREAM_MAX)
-		return -1;
 	memcpy(st->sent + st->nsent, p, n);
 	st->nsent += n;
-	return 0;
+}
+
+static size_t
+room(const struct stream *st, size_t n)
+{
+	return n < STREAM_MAX - st->nsent ? n : STREAM_MAX - st->nsent;
 }
 
 /* The client sends n bytes as TLS records. A stalled write makes the
@@ -650,12 +655,12 @@ client_send(struct relay *r, const unsigned char *p, size_t n)
 {
 	int stalls = 0;
 
+	n = room(&r->ab, n);
 	while (n > 0 && !r->c_closed && !r->c_gone) {
 		ssize_t w = gnutls_record_send(r->tls, p, n);
 
 		if (w > 0) {
-			if (append(&r->ab, p, (size_t)w) == -1)
-				return;
+			append(&r->ab, p, (size_t)w);
 			p += w;
 			n -= (size_t)w;
 			continue;
@@ -695,12 +700,12 @@ backend_send(struct relay *r, const unsigned char *p, size_t n)
 {
 	int stalls = 0;
 
+	n = room(&r->ba, n);
 	while (n > 0 && !r->b_closed && !r->b_gone && r->bfd != -1) {
 		ssize_t w = send(r->bfd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w > 0) {
-			if (append(&r->ba, p, (size_t)w) == -1)
-				return;
+			append(&r->ba, p, (size_t)w);
 			p += w;
 			n -= (size_t)w;
 			continue;
