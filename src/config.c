@@ -3,10 +3,13 @@
  * cross-key rules, error reporting and the -T dump. */
 #include "autoconfig.h"
 #include "config.h"
+#include "daemon.h"
 #include "log.h"
+#include "service.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <getopt.h>
 #include <gnutls/gnutls.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -711,4 +714,161 @@ conf_dump(const struct conf *c, FILE *out)
 		fprintf(out, "  }%s\n", i + 1 < c->nsvc ? "," : "");
 	}
 	fputs(");\n", out);
+}
+
+/* ---- the command line ---------------------------------------------------- */
+
+struct keyopt {
+	const struct key *k;
+	int upstream;
+};
+
+static struct keyopt keyopts[KEYS_COUNT * 4];
+static struct option longopts[KEYS_COUNT * 4 + 16];
+static char optnames[KEYS_COUNT * 4][64];
+
+static void
+add_keyopt(size_t *n, const struct key *k, int upstream, int dashes)
+{
+	char *name = optnames[*n];
+
+	snprintf(name, sizeof(optnames[0]), "%s%s", upstream ? "upstream_" :
+	    "", k->name);
+	if (dashes)
+		for (char *p = name; *p; p++)
+			if (*p == '_')
+				*p = '-';
+	keyopts[*n].k = k;
+	keyopts[*n].upstream = upstream;
+	longopts[*n].name = name;
+	longopts[*n].has_arg = required_argument;
+	longopts[*n].flag = NULL;
+	longopts[*n].val = CONF_CLI_OPT_BASE + (int)*n;
+	(*n)++;
+}
+
+const struct option *
+conf_cli_options(const struct option *fixed, size_t nfixed)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < KEYS_COUNT; i++) {
+		const struct key *k = &keys[i];
+
+		if (k->scope == KS_GLOBAL || k->type == KT_GROUP)
+			continue;
+		int variants = k->scope == KS_TLS ? 2 : 1;
+
+		for (int up = 0; up < variants; up++) {
+			add_keyopt(&n, k, up, 0);
+			if (strchr(k->name, '_') || up)
+				add_keyopt(&n, k, up, 1);
+		}
+	}
+	if (nfixed > ARRAY_LEN(longopts) - 1 - n)
+		nfixed = ARRAY_LEN(longopts) - 1 - n;
+	if (nfixed > 0)
+		memcpy(&longopts[n], fixed, nfixed * sizeof(*fixed));
+	memset(&longopts[n + nfixed], 0, sizeof(longopts[0]));
+	return longopts;
+}
+
+void
+conf_cli_add_kv(struct conf_cli *cli, int val, const char *value)
+{
+	const struct keyopt *ko = &keyopts[val - CONF_CLI_OPT_BASE];
+	struct conf_cli_kv *kv;
+
+	cli->kv = xrealloc(cli->kv, (cli->nkv + 1) * sizeof(*cli->kv));
+	kv = &cli->kv[cli->nkv++];
+	kv->k = ko->k;
+	kv->upstream = ko->upstream;
+	kv->value = value;
+	kv->flag = longopts[val - CONF_CLI_OPT_BASE].name;
+}
+
+int
+conf_add_cli_service(struct conf *c, const struct conf_cli_kv *kv,
+    size_t nkv, FILE *err)
+{
+	struct service_conf *s = conf_add_service(c, NULL, 0);
+	int nerr = 0;
+	char why[256];
+
+	for (size_t i = 0; i < nkv; i++) {
+		const struct conf_cli_kv *o = &kv[i];
+		void *base = o->k->scope == KS_SERVICE ? (void *)s :
+		    o->upstream ? (void *)&s->upstream : (void *)&s->tls;
+		int *lines = o->k->scope == KS_SERVICE ? s->line :
+		    o->upstream ? s->upstream.line : s->tls.line;
+
+		if (key_set_string(o->k, base, o->value, why,
+		    sizeof(why)) == -1) {
+			fprintf(err, "sheath: command line: %s%s: %s (--%s "
+			    "%s)\n", o->upstream ? "upstream." : "",
+			    o->k->name, why, o->flag, o->value);
+			nerr++;
+		}
+		lines[o->k->id] = -1;
+		if (o->upstream) {
+			/* As an upstream group in a file: validation refuses
+			 * it outside bridge mode, where it would be unused. */
+			s->has_upstream = 1;
+			s->line[K_UPSTREAM] = -1;
+		}
+	}
+	if (s->name == NULL)
+		s->name = xstrdup("cli");
+	return nerr;
+}
+
+struct conf *
+conf_build(const struct conf_cli *cli, FILE *err)
+{
+	struct conf *c;
+
+	if (cli->config != NULL || cli->nkv == 0) {
+		c = conf_read(cli->config ? cli->config : cli->default_config,
+		    cli->foreground, err);
+		if (c == NULL)
+			return NULL;
+		if (c->errors && !cli->test) {
+			conf_free(c);
+			return NULL;
+		}
+	} else {
+		c = conf_new();
+		c->log = xstrdup("stderr");
+	}
+	if (cli->nkv > 0 && conf_add_cli_service(c, cli->kv, cli->nkv,
+	    err) != 0) {
+		conf_free(c);
+		return NULL;
+	}
+	if (cli->log_level != NULL) {
+		int l = log_level_parse(cli->log_level);
+
+		if (l < 0) {
+			fprintf(err, "sheath: command line: --log-level: "
+			    "\"%s\" is not one of error, warning, notice, "
+			    "info, debug\n", cli->log_level);
+			conf_free(c);
+			return NULL;
+		}
+		c->log_level = l - LOG_ERR;
+	}
+	if (conf_validate(c, err) != 0 || c->errors ||
+	    daemon_check_identity(c->user, c->group, err) == -1) {
+		/* -t reports every problem: load the services that are
+		 * valid so their files are checked too. */
+		if (cli->test && c->nsvc > 0) {
+			struct generation *g = generation_new(c, err);
+
+			generation_unref(g);
+		} else {
+			conf_free(c);
+		}
+		return NULL;
+	}
+	return c;
 }

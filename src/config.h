@@ -121,4 +121,51 @@ void conf_report(FILE *err, const char *file, int line, const char *key,
 
 const char *mode_name(int mode);
 
+/* ---- the command line ----------------------------------------------------
+ * Every service and TLS key is also an option, --KEY VALUE (--upstream-KEY
+ * for a bridge's upstream side); they make one service, `cli`. */
+
+struct option;
+
+/* The val of the first key option in conf_cli_options()'s table. */
+#define CONF_CLI_OPT_BASE 512
+
+/* One --KEY VALUE. */
+struct conf_cli_kv {
+	const struct key *k;
+	int upstream;
+	const char *value;
+	const char *flag;	/* the option's name, for errors */
+};
+
+/* What the command line says about the configuration. */
+struct conf_cli {
+	const char *config;		/* -c FILE, or NULL */
+	const char *default_config;	/* read when neither -c nor a key */
+	int foreground, test;
+	const char *log_level;		/* -l LEVEL, or NULL */
+	struct conf_cli_kv *kv;
+	size_t nkv;
+};
+
+/** conf_cli_options(fixed, nfixed): getopt_long()'s table: an option with a
+ * required argument per key (val CONF_CLI_OPT_BASE and up), then the nfixed
+ * options of fixed, then the terminating zero entry. A static table. */
+const struct option *conf_cli_options(const struct option *fixed,
+    size_t nfixed);
+
+/** conf_cli_add_kv(cli, val, value): record the key option val (as
+ * getopt_long() returned it) with its value, which must outlive cli. */
+void conf_cli_add_kv(struct conf_cli *cli, int val, const char *value);
+
+/** conf_add_cli_service(c, kv, nkv, err): append the `cli` service made of
+ * the options kv. Returns the number of errors printed to err. */
+int conf_add_cli_service(struct conf *c, const struct conf_cli_kv *kv,
+    size_t nkv, FILE *err);
+
+/** conf_build(cli, err): the configuration from the file and/or the key
+ * options of cli, validated; problems go to err and give NULL. What start-up
+ * and a reload call. */
+struct conf *conf_build(const struct conf_cli *cli, FILE *err);
+
 #endif

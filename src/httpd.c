@@ -152,24 +152,43 @@ render_status(FILE *o)
 	    (long long)(open_now > listed ? open_now - listed : 0));
 }
 
+enum httpd_route
+httpd_parse_request(const char *req, int *head)
+{
+	char method[8] = "", path[256] = "";
+	int n = sscanf(req, "%7s %255s HTTP/", method, path);
+
+	/* Without a first token method is not set at all. */
+	*head = n >= 1 && strcmp(method, "HEAD") == 0;
+	if (n != 2 || (strcmp(method, "GET") != 0 && !*head))
+		return HTTPD_BAD_REQUEST;
+	if (strcmp(path, "/metrics") == 0)
+		return HTTPD_METRICS;
+	if (strcmp(path, "/status") == 0)
+		return HTTPD_STATUS;
+	return HTTPD_NOT_FOUND;
+}
+
 static void
 respond(struct client *c)
 {
-	char method[8] = "", path[256] = "", *body = NULL;
+	char *body = NULL;
 	const char *status = "200 OK", *type = "text/plain; charset=utf-8";
 	size_t blen = 0;
 	FILE *b = open_memstream(&body, &blen);
 	FILE *r;
+	int head;
+	enum httpd_route route;
 
 	if (b == NULL) {
 		client_close(c);
 		return;
 	}
-	if (sscanf(c->req, "%7s %255s HTTP/", method, path) != 2 ||
-	    (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)) {
+	route = httpd_parse_request(c->req, &head);
+	if (route == HTTPD_BAD_REQUEST) {
 		status = "400 Bad Request";
 		fputs("only GET /metrics and GET /status\n", b);
-	} else if (strcmp(path, "/metrics") == 0) {
+	} else if (route == HTTPD_METRICS) {
 		const char *names[METRICS_MAX_SERVICES];
 		size_t n = 0;
 
@@ -178,7 +197,7 @@ respond(struct client *c)
 			names[n++] = gen->svc[i]->conf->name;
 		type = "text/plain; version=0.0.4; charset=utf-8";
 		metrics_render(b, names, n);
-	} else if (strcmp(path, "/status") == 0) {
+	} else if (route == HTTPD_STATUS) {
 		type = "application/json";
 		render_status(b);
 	} else {
@@ -194,7 +213,7 @@ respond(struct client *c)
 	}
 	fprintf(r, "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 	    "Connection: close\r\n\r\n", status, type, blen);
-	if (strcmp(method, "HEAD") != 0)
+	if (!head)
 		fwrite(body, 1, blen, r);
 	fclose(r);
 	free(body);

@@ -31,4 +31,13 @@ void httpd_keep_files(void);
 /** httpd_sweep(now): close clients past their deadline. */
 void httpd_sweep(int64_t now);
 
+enum httpd_route { HTTPD_BAD_REQUEST, HTTPD_METRICS, HTTPD_STATUS,
+	HTTPD_NOT_FOUND };
+
+/** httpd_parse_request(req, head): what the request text req (as received,
+ * NUL-terminated, at most 4095 bytes) asks for; *head says whether the
+ * answer goes without its body (a HEAD request, even a bad one). Pure: the
+ * fuzzers call it. */
+enum httpd_route httpd_parse_request(const char *req, int *head);
+
 #endif
