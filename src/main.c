@@ -6,6 +6,7 @@
 #include "log.h"
 #include "service.h"
 #include "runner.h"
+#include "sandbox.h"
 #include "supervisor.h"
 #include "daemon.h"
 #include "metrics.h"
@@ -280,7 +281,7 @@ main(int argc, char **argv)
 {
 	struct conf *c;
 	struct generation *g;
-	int rc;
+	int rc, sandboxed;
 
 	parse_args(argc, argv);
 	if (opt.list_keys) {
@@ -317,10 +318,14 @@ main(int argc, char **argv)
 		gnutls_global_deinit();
 		return 0;
 	}
+	if ((sandboxed = sandbox_init(g->conf, stderr)) == -1)
+		return 1;
 	runner_init(g, build_conf, opt.foreground);
 	if (runner_start(stderr) == -1)
 		return 1;
-	if (g->conf->workers > 1)
+	/* Sandboxed workers cannot bind or read a new configuration: a
+	 * supervisor that serves nothing reloads for them, even for one. */
+	if (g->conf->workers > 1 || sandboxed)
 		rc = supervise(g->conf->workers);
 	else
 		rc = runner_serve(ROLE_SINGLE);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "sandbox.h"
 #include "sysd.h"
 
 #include <errno.h>
@@ -354,6 +355,12 @@ runner_serve(enum role r)
 		report_status();
 	} else {
 		log_info("worker %ld serving", (long)getpid());
+	}
+	/* Last: everything the filter forbids has been done. */
+	if (role == ROLE_WORKER && sandbox_enter(c) == -1) {
+		log_err("worker %ld: not serving without its sandbox (set "
+		    "sandbox = false to run without it)", (long)getpid());
+		return 1;
 	}
 
 	loop_run(&stop);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "runner.h"
+#include "sandbox.h"
 #include "sysd.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ spawn(int slot)
 	}
 	if (pid == 0)
 		exit(runner_serve(ROLE_WORKER));
+	sandbox_test_forked();
 	workers[slot].pid = pid;
 	workers[slot].started = now_ms();
 	workers[slot].restart_at = 0;
@@ -93,7 +95,10 @@ children_left(void)
 static void
 describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "killed by signal %d (SIGSYS: a system call "
+		    "its sandbox forbids)", SIGSYS);
+	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
 	else if (WEXITSTATUS(status) == 0)
 		snprintf(buf, len, "stopped");
@@ -112,7 +117,7 @@ reap(int stopping)
 		/* Connections a dead worker never ended leave the shared
 		 * gauges and the max_connections counts now. */
 		int64_t lost = metrics_worker_gone(pid);
-		char how[48], with[64] = "";
+		char how[96], with[64] = "";
 		int found = 0;
 
 		describe_exit(status, how, sizeof(how));
@@ -170,11 +175,11 @@ supervise(int n)
 	workers = xcalloc((size_t)n, sizeof(*workers));
 	for (int i = 0; i < n; i++)
 		spawn(i);
-	log_notice("sheath %s started (GnuTLS %s) with %d workers",
-	    PACKAGE_VERSION, gnutls_check_version(NULL), n);
+	log_notice("sheath %s started (GnuTLS %s) with %d worker%s",
+	    PACKAGE_VERSION, gnutls_check_version(NULL), n, n == 1 ? "" : "s");
 	daemon_ready(1);
-	sysd_notify("READY=1\nMAINPID=%ld\nSTATUS=%d workers", (long)getpid(),
-	    n);
+	sysd_notify("READY=1\nMAINPID=%ld\nSTATUS=%d worker%s", (long)getpid(),
+	    n, n == 1 ? "" : "s");
 
 	while (!stopping || children_left() > 0) {
 		struct pollfd p = { runner_sigfd(), POLLIN, 0 };
