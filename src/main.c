@@ -143,8 +143,14 @@ parse_args(int argc, char **argv)
 		case 'T': opt.dump = 1; break;
 		case 'l': opt.log_level = optarg; break;
 		case 'V':
-			printf("sheath %s (GnuTLS %s, libconfig)\n",
-			    PACKAGE_VERSION, gnutls_check_version(NULL));
+			printf("sheath %s (GnuTLS %s, libconfig%s)\n",
+			    PACKAGE_VERSION, gnutls_check_version(NULL),
+#ifdef HAVE_SECCOMP
+			    ", seccomp"
+#else
+			    ""
+#endif
+			    );
 			exit(0);
 		case 'h':
 			usage(stdout);
