@@ -169,9 +169,11 @@ static const int plain[] = {
 
 #ifdef SANITIZERS
 /* Sanitizer builds only (never a release): LSan's leak check at exit runs
- * a helper that ptrace-stops this process's threads; reports read
+ * a helper that ptrace-stops this process's threads, listed from
+ * /proc/self/task with the runtime's own open and getdents; reports read
  * /proc/self/maps. Still no exec: a report is symbolized in-process. */
 static const int sanitizer[] = {
+	SCMP_SYS(open), SCMP_SYS(getdents),
 	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(ptrace), SCMP_SYS(wait4),
 	SCMP_SYS(prctl), SCMP_SYS(sched_yield), SCMP_SYS(sigaltstack),
 	SCMP_SYS(readlink), SCMP_SYS(readlinkat),

@@ -103,7 +103,7 @@ transfer() {
 	assert_sandboxed srv 1
 	assert_sandboxed cli 1
 	grep -q "sheath .* started .*with 1 worker\$" "$SRV_LOG" || fail "no supervisor start line"
-	transfer 1M
+	transfer $((1024 * 1024))
 	# the workers are still the same, alive and filtered
 	assert_sandboxed srv 1
 	assert_sandboxed cli 1
@@ -122,7 +122,7 @@ transfer() {
 		assert_equal "$(status_of "$p" NoNewPrivs)" 0
 	done
 	refute grep -q 'sandbox:' "$SRV_LOG"
-	transfer 64K
+	transfer $((64 * 1024))
 }
 
 @test "a forbidden call (test-only execve) kills the worker by SIGSYS; the supervisor logs it and starts one that serves" {
