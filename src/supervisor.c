@@ -11,6 +11,7 @@
 #include "autoconfig.h"
 #include "supervisor.h"
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 #include "metrics.h"
 #include "runner.h"
@@ -257,6 +258,8 @@ supervise(int n)
 			    children_left() == 1 ? "" : "s");
 			signal_all(SIGTERM);
 			runner_close_listeners();
+			/* The metrics socket file goes too (workers leave it). */
+			httpd_close();
 			kill_at = now + (int64_t)(runner_conf()->
 			    shutdown_timeout * 1000) + 5000;
 		}
