@@ -18,7 +18,9 @@
 # Environment: SHEATH (default ../src/sheath), ROUNDS (default 4), SECONDS_
 # (per round and setting, default 10), STREAMS (default 8), KEEP=1 keeps the
 # scratch directory. Prints one line per measurement and a summary.
-set -euo pipefail
+# No set -e: tools/pair.sh's clean-up (an EXIT trap) must not stop at a
+# kill of a process that is already gone; every step checks for itself.
+set -uo pipefail
 
 NAME=sandbox
 MAXCONN=10000
