@@ -52,6 +52,7 @@ conf_new(void)
 	c->max_connections = 10000;
 	c->workers = 1;
 	c->shutdown_timeout = 30;
+	c->sandbox = 1;
 	return c;
 }
 

@@ -76,6 +76,7 @@ struct conf {
 	int max_connections;
 	int workers;
 	double shutdown_timeout;
+	int sandbox;		/* seccomp filter in serving processes */
 	int line[KEYS_COUNT];
 	struct service_conf *svc;
 	size_t nsvc;

@@ -39,6 +39,7 @@ const struct key keys[KEYS_COUNT] = {
 	{ K_SHUTDOWN_TIMEOUT, "shutdown_timeout", KT_NUMBER,
 	  G(shutdown_timeout), NULL, 0, YEAR, 0 },
 	{ K_METRICS, "metrics", KT_STRING, G(metrics), NULL, 0, 0, 0 },
+	{ K_SANDBOX, "sandbox", KT_BOOL, G(sandbox), NULL, 0, 0, 0 },
 
 	{ K_NAME, "name", KT_STRING, S(name), NULL, 0, 0, M_ALL },
 	{ K_MODE, "mode", KT_ENUM, S(mode), mode_choices, 0, 0, M_ALL },

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "service.h"
 #include "runner.h"
+#include "sandbox.h"
 #include "supervisor.h"
 #include "daemon.h"
 #include "board.h"
@@ -84,8 +85,14 @@ parse_args(int argc, char **argv)
 		case 'T': opt.dump = 1; break;
 		case 'l': cli->log_level = optarg; break;
 		case 'V':
-			printf("sheath %s (GnuTLS %s, libconfig)\n",
-			    PACKAGE_VERSION, gnutls_check_version(NULL));
+			printf("sheath %s (GnuTLS %s, libconfig%s)\n",
+			    PACKAGE_VERSION, gnutls_check_version(NULL),
+#ifdef HAVE_SECCOMP
+			    ", seccomp"
+#else
+			    ""
+#endif
+			    );
 			exit(0);
 		case 'h':
 			usage(stdout);
@@ -138,7 +145,7 @@ main(int argc, char **argv)
 {
 	struct conf *c;
 	struct generation *g;
-	int rc;
+	int rc, sandboxed;
 
 	parse_args(argc, argv);
 	if (opt.list_keys) {
@@ -175,10 +182,14 @@ main(int argc, char **argv)
 		gnutls_global_deinit();
 		return 0;
 	}
+	if ((sandboxed = sandbox_init(g->conf, stderr)) == -1)
+		return 1;
 	runner_init(g, build_conf, opt.cli.foreground);
 	if (runner_start(stderr) == -1)
 		return 1;
-	if (g->conf->workers > 1)
+	/* Sandboxed workers cannot bind or read a new configuration: a
+	 * supervisor that serves nothing reloads for them, even for one. */
+	if (g->conf->workers > 1 || sandboxed)
 		rc = supervise(g->conf->workers);
 	else
 		rc = runner_serve(ROLE_SINGLE);

@@ -11,6 +11,7 @@
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "sandbox.h"
 #include "sysd.h"
 
 #include <errno.h>
@@ -30,6 +31,7 @@ static int draining;
 static int64_t drain_deadline;		/* 0: none (a retiring worker) */
 static int sig_slot = -1, sigfd = -1;
 static char *pid_path;		/* the pid file this process wrote */
+static int serving_fd = -1;	/* a worker tells its supervisor it serves */
 
 void
 runner_init(struct generation *g, struct conf *(*build)(FILE *), int fg)
@@ -37,6 +39,12 @@ runner_init(struct generation *g, struct conf *(*build)(FILE *), int fg)
 	cur = g;
 	build_conf = build;
 	foreground = fg;
+}
+
+void
+runner_set_serving_fd(int fd)
+{
+	serving_fd = fd;
 }
 
 void
@@ -354,6 +362,19 @@ runner_serve(enum role r)
 		report_status();
 	} else {
 		log_info("worker %ld serving", (long)getpid());
+	}
+	/* Last: everything the filter forbids has been done. */
+	if (role == ROLE_WORKER && sandbox_enter(c) == -1) {
+		log_err("worker %ld: not serving without its sandbox (set "
+		    "sandbox = false to run without it)", (long)getpid());
+		return 1;
+	}
+	if (serving_fd != -1) {
+		if (write(serving_fd, "", 1) == -1) {
+			/* The supervisor stopped waiting; nothing to do. */
+		}
+		close(serving_fd);
+		serving_fd = -1;
 	}
 
 	loop_run(&stop);

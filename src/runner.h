@@ -35,6 +35,10 @@ void runner_close_listeners(void);
 /** runner_set_role(r): the supervisor declares itself (it serves nothing). */
 void runner_set_role(enum role r);
 
+/** runner_set_serving_fd(fd): a worker writes one byte to fd, and closes
+ * it, once it is about to serve (listeners watched, sandbox loaded). */
+void runner_set_serving_fd(int fd);
+
 /** runner_conf(): the configuration in force. */
 const struct conf *runner_conf(void);
 

@@ -11,10 +11,12 @@
 #include "autoconfig.h"
 #include "supervisor.h"
 #include "daemon.h"
+#include "httpd.h"
 #include "log.h"
 #include "board.h"
 #include "metrics.h"
 #include "runner.h"
+#include "sandbox.h"
 #include "sysd.h"
 #include "util.h"
 
@@ -39,6 +41,7 @@ static struct worker *workers;
 static int nworkers;
 static pid_t *retired;		/* workers of older configurations */
 static size_t nretired;
+static int serving[2] = { -1, -1 };	/* the first workers say they serve */
 
 static pid_t
 spawn(int slot)
@@ -49,8 +52,13 @@ spawn(int slot)
 		log_err("cannot start worker %d: %s", slot, strerror(errno));
 		return -1;
 	}
-	if (pid == 0)
+	if (pid == 0) {
+		if (serving[0] != -1)
+			close(serving[0]);
+		runner_set_serving_fd(serving[1]);
 		exit(runner_serve(ROLE_WORKER));
+	}
+	sandbox_test_forked();
 	workers[slot].pid = pid;
 	workers[slot].started = now_ms();
 	workers[slot].restart_at = 0;
@@ -94,7 +102,10 @@ children_left(void)
 static void
 describe_exit(int status, char *buf, size_t len)
 {
-	if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		snprintf(buf, len, "killed by signal %d (SIGSYS: a system call "
+		    "its sandbox forbids)", SIGSYS);
+	else if (WIFSIGNALED(status))
 		snprintf(buf, len, "killed by signal %d", WTERMSIG(status));
 	else if (WEXITSTATUS(status) == 0)
 		snprintf(buf, len, "stopped");
@@ -113,7 +124,7 @@ reap(int stopping)
 		/* Connections a dead worker never ended leave the shared
 		 * gauges and the max_connections counts now. */
 		int64_t lost = metrics_worker_gone(pid);
-		char how[48], with[64] = "";
+		char how[96], with[64] = "";
 		int found = 0;
 
 		board_forget((int)pid);
@@ -161,22 +172,71 @@ reap(int stopping)
 	}
 }
 
+/* Ready means serving: wait (bounded) until every first worker has its
+ * listeners watched and its sandbox loaded, or has died trying. */
+static void
+wait_serving(int n)
+{
+	int64_t deadline = now_ms() + 10000;
+	int got = 0;
+
+	close(serving[1]);
+	serving[1] = -1;
+	while (got < n) {
+		struct pollfd p = { serving[0], POLLIN, 0 };
+		int64_t left = deadline - now_ms();
+		char c;
+		ssize_t r;
+
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		if ((r = read(serving[0], &c, 1)) == 0)
+			break;		/* every worker closed it */
+		if (r == 1)
+			got++;
+	}
+	close(serving[0]);
+	serving[0] = -1;
+}
+
+/* STATUS= for systemctl status, when the numbers change. */
+static void
+report_status(void)
+{
+	static int64_t last = -1;
+	int64_t n = metrics_total_active();
+	size_t nsvc = runner_conf()->nsvc;
+
+	if (n == last)
+		return;
+	last = n;
+	sysd_notify("STATUS=%zu service%s, %lld connection%s, %d worker%s",
+	    nsvc, nsvc == 1 ? "" : "s", (long long)n, n == 1 ? "" : "s",
+	    nworkers, nworkers == 1 ? "" : "s");
+}
+
 int
 supervise(int n)
 {
 	int stopping = 0;
-	int64_t kill_at = 0;
+	int64_t kill_at = 0, last_status = 0;
 
 	runner_set_role(ROLE_SUPERVISOR);
 	nworkers = n;
 	workers = xcalloc((size_t)n, sizeof(*workers));
+	if (pipe(serving) == -1)
+		serving[0] = serving[1] = -1;
+	else
+		(void)set_nonblock_cloexec(serving[0]);
 	for (int i = 0; i < n; i++)
 		spawn(i);
-	log_notice("sheath %s started (GnuTLS %s) with %d workers",
-	    PACKAGE_VERSION, gnutls_check_version(NULL), n);
+	if (serving[0] != -1)
+		wait_serving(n);
+	log_notice("sheath %s started (GnuTLS %s) with %d worker%s",
+	    PACKAGE_VERSION, gnutls_check_version(NULL), n, n == 1 ? "" : "s");
 	daemon_ready(1);
-	sysd_notify("READY=1\nMAINPID=%ld\nSTATUS=%d workers", (long)getpid(),
-	    n);
+	sysd_notify("READY=1\nMAINPID=%ld", (long)getpid());
+	report_status();
 
 	while (!stopping || children_left() > 0) {
 		struct pollfd p = { runner_sigfd(), POLLIN, 0 };
@@ -186,6 +246,10 @@ supervise(int n)
 		poll(&p, 1, 200);
 		sigs = daemon_signals_take();
 		now = now_ms();
+		if (!stopping && now - last_status >= 1000) {
+			last_status = now;
+			report_status();
+		}
 		/* A stop first: when the whole process group is told to stop
 		 * at once (systemd's KillMode=control-group), the workers'
 		 * exits are part of it, not crashes to repair. */
@@ -196,6 +260,8 @@ supervise(int n)
 			    children_left() == 1 ? "" : "s");
 			signal_all(SIGTERM);
 			runner_close_listeners();
+			/* The metrics socket file goes too (workers leave it). */
+			httpd_close();
 			kill_at = now + (int64_t)(runner_conf()->
 			    shutdown_timeout * 1000) + 5000;
 		}

@@ -152,8 +152,9 @@ print(r, "elapsed=%.3f" % (time.monotonic() - t))
 	start_srv
 	start_cli
 	local srv_pid cli_pid base_srv base_cli max_srv=0 max_cli=0 r
-	srv_pid=$(pid_of srv)
-	cli_pid=$(pid_of cli)
+	# the processes that carry the connections (workers under the sandbox)
+	srv_pid=$(serving_pid srv)
+	cli_pid=$(serving_pid cli)
 	base_srv=$(sheath_rss_kb "$srv_pid")
 	base_cli=$(sheath_rss_kb "$cli_pid")
 	start_bg reader "$PY" "$TOOLS/slow-reader.py" --connect "$CLI_ADDR" --data go \

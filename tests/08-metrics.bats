@@ -178,7 +178,7 @@ reload() {
 	local metrics_doc=$SCRAPE
 	scrape /status
 	echo "$SCRAPE"
-	assert_equal "$(json_py 's["pid"]')" "$(pid_of srv)"
+	assert_equal "$(json_py 's["pid"]')" "$(serving_pid srv)"
 	assert_equal "$(json_py '[(v["name"], v["mode"], v["accept"], v["listening"], v["active"]) for v in s["services"]]')" \
 		"[('srv', 'server', '$SRV_ADDR', True, 1)]"
 	local c='s["connections"][0]'
@@ -363,7 +363,7 @@ print(end, "sent=%d elapsed=%.2f" % (sent, time.monotonic() - t))' "$M_PORT"
 	assert_metric 'sheath_connections_accepted_total{service="srv"}' 1
 	assert_metric 'sheath_bytes_total{service="srv",direction="out"}' 3000
 	run curl -sS --max-time 5 --unix-socket "$sock" http://localhost/status
-	assert_output --partial "\"pid\":$(pid_of srv)"
+	assert_output --partial "\"pid\":$(serving_pid srv)"
 	kill -TERM "$(pid_of srv)"
 	wait_until 5 "the metrics socket to go" eval "[[ ! -e $sock ]]"
 }

@@ -216,8 +216,9 @@ print(" ".join(str(c["bytes_in"]) for c in d["connections"] if c["stage"] == "re
 	CONF_GLOBALS="metrics = \"$M_ADDR\";" start_srv
 	wait_for_port "$M_PORT"
 	start_cli
-	srv_pid=$(pid_of srv)
-	cli_pid=$(pid_of cli)
+	# the processes that carry the connections (workers under the sandbox)
+	srv_pid=$(serving_pid srv)
+	cli_pid=$(serving_pid cli)
 	base_srv=$(sheath_rss_kb "$srv_pid")
 	base_cli=$(sheath_rss_kb "$cli_pid")
 	# 4 GiB could not pass in the time of this test even if it flowed
@@ -473,7 +474,7 @@ release() {
 	wait_sheath_ready srv
 	start_cli
 	local pid fds0
-	pid=$(pid_of srv)
+	pid=$(serving_pid srv)
 	grep -Eq '^Max open files +40 ' "/proc/$pid/limits" || fail "limit not applied: $(grep 'open files' "/proc/$pid/limits")"
 	fds0=$(fd_count "$pid")
 	echo "idle srv holds $fds0 fds, $(fds_below "$pid" 40) below 40"
@@ -570,7 +571,7 @@ release() {
 	start_sheath_nofile cli 40 -c "$CLI_CONF"
 	wait_sheath_ready cli
 	local pid limit=40
-	pid=$(pid_of cli)
+	pid=$(serving_pid cli)
 	# make the number of free descriptors odd
 	(((limit - $(fds_below "$pid" "$limit")) % 2 == 1)) || limit=41
 	set_nofile "$pid" "$limit"

@@ -141,6 +141,20 @@ start_bg() {
 
 pid_of() { cat "$BATS_TEST_TMPDIR/$1.pid"; }
 
+# serving_pid NAME: the process that handles sheath NAME's connections: its
+# worker when it runs as a supervisor with one worker (the sandbox, on by
+# default, makes one even for workers = 1), else NAME itself.
+serving_pid() {
+	local pid w
+	pid=$(pid_of "$1")
+	w=($(pgrep -P "$pid"))
+	if ((${#w[@]} == 1)); then
+		echo "${w[0]}"
+	else
+		echo "$pid"
+	fi
+}
+
 # alive PID: the process exists and is not a zombie (a daemon's parent is
 # PID 1 here, which need not reap it at once; a start_bg process that has
 # exited stays a zombie until the test reaps it).
