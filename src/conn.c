@@ -224,7 +224,7 @@ side_failed(struct conn *c, struct side *x, int code)
 }
 
 /* Fill d's buffer from src until it is full or src would block: one plain
- * recv() of up to BUF_SIZE, or as many TLS records as fit. Returns 1 on
+ * plain read of up to BUF_SIZE, or as many TLS records as fit. Returns 1 on
  * progress, 0 without, -1 when the connection was closed. */
 static int
 fill_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
@@ -425,22 +425,17 @@ static int send_proxy_header(struct conn *c);
 static int
 connected(struct conn *c)
 {
-	gnutls_session_t s;
-	int r;
-
 	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
 		return -1;
 	if (c->svc->connect_tls == NULL) {
 		enter_relay(c);
 		return 1;
 	}
-	r = tls_session_new(c->svc->connect_tls, c->b.io.fd, connect_sni(c),
-	    NULL, &s);
-	if (r < 0) {
-		conn_close(c, OUT_ERROR, gnutls_strerror(r));
+	if (io_start_tls(&c->b.io, c->svc->connect_tls, connect_sni(c),
+	    NULL) < 0) {
+		conn_close(c, OUT_ERROR, io_strerror(&c->b.io));
 		return -1;
 	}
-	io_attach_tls(&c->b.io, s);
 	c->stage = ST_HANDSHAKE_B;
 	c->b.hs_want = POLLOUT;
 	c->deadline = now_ms() + ms(sconf(c)->timeout_handshake);
@@ -646,11 +641,8 @@ step_proxy_in(struct conn *c)
 	int hl;
 	size_t take;
 
-	do
-		n = recv(c->a.io.fd, px->in + px->have,
-		    PROXY_MAX_HEADER - px->have, MSG_PEEK);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+	n = io_peek(&c->a.io, px->in + px->have, PROXY_MAX_HEADER - px->have);
+	if (n == IO_WANT_READ)
 		return 0;
 	if (n <= 0 && px->have == 0) {
 		conn_close(c, OUT_TRUNCATED, NULL);	/* a health check */
@@ -671,7 +663,7 @@ step_proxy_in(struct conn *c)
 	take = (size_t)n;
 	if (hl > 0 && (size_t)hl - px->have < take)
 		take = (size_t)hl - px->have;
-	if (recv(c->a.io.fd, px->in + px->have, take, 0) != (ssize_t)take) {
+	if (io_read(&c->a.io, px->in + px->have, take) != (ssize_t)take) {
 		conn_close(c, OUT_TRUNCATED, NULL);
 		return -1;
 	}
@@ -710,7 +702,7 @@ send_proxy_header(struct conn *c)
 	} else {
 		memset(&t, 0, sizeof(t));
 		if (c->a_hs_done) {
-			tls_get_facts(c->a.io.tls, &f);
+			io_facts(&c->a.io, &f);
 			t.alpn = f.alpn;
 			t.authority = f.sni;
 			t.ssl = 1;
@@ -722,7 +714,7 @@ send_proxy_header(struct conn *c)
 			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
 			t.version = f.version;
 			t.cipher = f.cipher;
-			tls_peer_cn(c->a.io.tls, cn, sizeof(cn));
+			io_peer_cn(&c->a.io, cn, sizeof(cn));
 			t.cn = cn;
 			t.sig_alg = f.sig_alg;
 			t.key_alg = f.key_alg;
@@ -731,8 +723,7 @@ send_proxy_header(struct conn *c)
 		len = proxy_build_v2(buf, sizeof(buf), &c->px->addrs,
 		    c->a_hs_done ? &t : NULL);
 	}
-	if (len == 0 || send(c->b.io.fd, buf, len, MSG_NOSIGNAL) !=
-	    (ssize_t)len) {
+	if (len == 0 || io_write(&c->b.io, buf, len, 0) != (ssize_t)len) {
 		conn_close(c, OUT_BACKEND, "cannot send the PROXY header");
 		return -1;
 	}
@@ -806,18 +797,12 @@ static int
 begin(struct conn *c)
 {
 	struct service *svc = c->svc;
-	int r;
 
 	if (svc->accept_tls != NULL) {
-		gnutls_session_t s;
-
-		r = tls_session_new(svc->accept_tls, c->a.io.fd, NULL, &c->tu,
-		    &s);
-		if (r < 0) {
-			conn_close(c, OUT_ERROR, gnutls_strerror(r));
+		if (io_start_tls(&c->a.io, svc->accept_tls, NULL, &c->tu) < 0) {
+			conn_close(c, OUT_ERROR, io_strerror(&c->a.io));
 			return -1;
 		}
-		io_attach_tls(&c->a.io, s);
 		c->stage = ST_HANDSHAKE_A;
 		c->a.hs_want = POLLIN;
 		/* One deadline from accept to a verified peer, a PROXY
@@ -898,7 +883,7 @@ conn_log(struct conn *c, enum outcome r, const char *detail)
 	int level = r == OUT_NO_DATA ? LOG_DEBUG : LOG_INFO;
 
 	if (tls != NULL)
-		tls_get_facts(tls->tls, &f);
+		io_facts(tls, &f);
 	else
 		memset(&f, 0, sizeof(f));
 	snprintf(end, sizeof(end), "%s%s%s", metrics_outcome_name(r),
@@ -926,7 +911,7 @@ conn_close(struct conn *c, enum outcome r, const char *detail)
 		r = OUT_NO_DATA;
 	conn_log(c, r, detail);
 	if (c->b_hs_done && c->svc->connect_tls && r == OUT_CLOSED)
-		tls_remember_session(c->svc->connect_tls, c->b.io.tls);
+		io_remember_session(&c->b.io, c->svc->connect_tls);
 
 	/* A plaintext peer learns of an unclean end through a reset; a TLS
 	 * peer through the missing close_notify. */

@@ -134,7 +134,42 @@ io_attach_tls(struct end *e, gnutls_session_t s)
 	gnutls_transport_set_vec_push_function(s, tls_push);
 }
 
+int
+io_start_tls(struct end *e, const struct tls_ctx *t, const char *sni,
+    struct tls_user *user)
+{
+	gnutls_session_t s;
+	int r = tls_session_new(t, e->fd, sni, user, &s);
+
+	if (r < 0) {
+		e->err = r;
+		e->tls_err = 1;
+		return IO_ERR;
+	}
+	io_attach_tls(e, s);
+	return 0;
+}
+
+void
+io_facts(const struct end *e, struct tls_facts *f)
+{
+	tls_get_facts(e->tls, f);
+}
+
+void
+io_peer_cn(const struct end *e, char *cn, size_t len)
+{
+	tls_peer_cn(e->tls, cn, len);
+}
+
+void
+io_remember_session(const struct end *e, struct tls_ctx *t)
+{
+	tls_remember_session(t, e->tls);
+}
+
 /* ---- reads and writes ---------------------------------------------------- */
+
 
 static int
 tls_want(const struct end *e)
@@ -157,6 +192,23 @@ sys_fail(struct end *e)
 	e->err = errno;
 	e->tls_err = 0;
 	return IO_ERR;
+}
+
+ssize_t
+io_peek(struct end *e, void *buf, size_t len)
+{
+	ssize_t r;
+
+	do
+		r = recv(e->fd, buf, len, MSG_PEEK);
+	while (r == -1 && errno == EINTR);
+	if (r > 0)
+		return r;
+	if (r == 0)
+		return IO_EOF;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return IO_WANT_READ;
+	return sys_fail(e);
 }
 
 ssize_t

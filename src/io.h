@@ -37,6 +37,31 @@ struct end {
  * records go out with sendmsg(). e must not move while s lives. */
 void io_attach_tls(struct end *e, gnutls_session_t s);
 
+/** io_start_tls(e, t, sni, user): a TLS session over e's socket, a server
+ * or a client as t says, with sheath's transport (io_attach_tls). sni may
+ * be NULL; user (accept side) receives the JA4. Returns 0, or IO_ERR with
+ * the reason for io_strerror(). */
+struct tls_ctx;
+struct tls_user;
+struct tls_facts;
+int io_start_tls(struct end *e, const struct tls_ctx *t, const char *sni,
+    struct tls_user *user);
+
+/** io_facts(e, f): the TLS facts of e's established session. */
+void io_facts(const struct end *e, struct tls_facts *f);
+
+/** io_peer_cn(e, cn, len): the first CN of e's peer certificate. */
+void io_peer_cn(const struct end *e, char *cn, size_t len);
+
+/** io_remember_session(e, t): keep e's finished client session in t, so
+ * the next connection resumes it. */
+void io_remember_session(const struct end *e, struct tls_ctx *t);
+
+/** io_peek(e, buf, len): plaintext bytes that wait on e, copied and left
+ * there (a PROXY header is read this way before TLS): > 0, or IO_WANT_READ,
+ * IO_EOF or IO_ERR. */
+ssize_t io_peek(struct end *e, void *buf, size_t len);
+
 /** io_read(e, buf, len): > 0 bytes read, or an IO_* code. */
 ssize_t io_read(struct end *e, void *buf, size_t len);
 
