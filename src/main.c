@@ -4,6 +4,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "makepair.h"
 #include "service.h"
 #include "runner.h"
 #include "supervisor.h"
@@ -44,6 +45,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: sheath [-c FILE] [-f] [-t | -T] [-l LEVEL] "
 	    "[SERVICE OPTIONS...]\n"
+	    "       sheath --make-pair DIR --backend ADDR [PAIR OPTIONS...]\n"
 	    "       sheath -V | --version\n"
 	    "       sheath -h | --help\n"
 	    "\n"
@@ -58,6 +60,11 @@ usage(FILE *out)
 	    "Any service key may be given as --KEY VALUE (e.g. --mode server\n"
 	    "--accept :5433 --connect 127.0.0.1:5432 --cert c.pem --key k.pem\n"
 	    "--ca ca.pem); bridge-mode upstream keys as --upstream-KEY VALUE.\n"
+	    "\n"
+	    "--make-pair DIR writes a private CA, certificates and configs for\n"
+	    "both ends of a tunnel; PAIR OPTIONS: --name NAME, --server-name DNS,\n"
+	    "--server-accept ADDR, --client-accept ADDR, --server-connect ADDR,\n"
+	    "--days N, --clients N, --etc PATH.\n"
 	    "See sheath(8) and sheath.conf(5).\n", DEFAULT_CONFIG);
 }
 
@@ -282,6 +289,8 @@ main(int argc, char **argv)
 	struct generation *g;
 	int rc;
 
+	if (makepair_wanted(argc, argv))
+		return makepair_main(argc, argv, SYSCONFDIR "/sheath");
 	parse_args(argc, argv);
 	if (opt.list_keys) {
 		key_list(stdout);

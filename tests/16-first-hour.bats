@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# 16-first-hour.bats -- what a person meets in the first hour: --make-pair,
+# the hints for misspelt keys, workers = "auto", the defaults that keep
+# sessions alive (timeout_idle, TCP keepalive), and the permissions of the
+# unix sockets sheath creates.
+
+load 'helpers/common'
+
+# make_pair DIR ARGS...: sheath --make-pair DIR ARGS..., which must succeed.
+make_pair() {
+	run "$SHEATH" --make-pair "$@"
+	assert_success
+}
+
+# install_host SRC ETC: copy a host directory of --make-pair into ETC as
+# the printed instructions say (cp -r SRC/. ETC/).
+install_host() {
+	mkdir -p "$2"
+	cp -r "$1/." "$2/"
+}
+
+@test "--make-pair: both ends from the generated directories move data byte-exact" {
+	pair_setup
+	local dir=$BATS_TEST_TMPDIR/pair etc=$BATS_TEST_TMPDIR/etc
+	# No other program is needed: PATH holds nothing.
+	run env PATH=/nonexistent "$SHEATH" --make-pair "$dir" --name db \
+		--server-accept "$SRV_ADDR" --backend "$BE_ADDR" \
+		--client-accept "$CLI_ADDR" --etc "$etc"
+	assert_success
+	# What it prints is what to do next.
+	assert_output --partial "cp -r $dir/server/. $etc/"
+	assert_output --partial "sheath -t -c $etc/conf.d/db-server.conf"
+	assert_output --partial "systemctl enable --now sheath"
+	install_host "$dir/server" "$etc"
+	install_host "$dir/client1" "$etc"
+	for end in server client1; do
+		run "$SHEATH" -t -c "$etc/conf.d/db-$end.conf"
+		assert_success
+		assert_output "configuration ok"
+	done
+	# The configs name their files by absolute paths under --etc.
+	grep -q "cert = \"$etc/tls/db-server.crt\";" "$etc/conf.d/db-server.conf"
+	grep -q 'allow_cn = \[ "db-client1" \];' "$etc/conf.d/db-server.conf"
+	grep -q 'verify_name = "localhost";' "$etc/conf.d/db-client1.conf"
+
+	start_counting_backend --echo
+	start_sheath srv -c "$etc/conf.d/db-server.conf"
+	start_sheath cli -c "$etc/conf.d/db-client1.conf"
+	wait_sheath_ready srv
+	wait_sheath_ready cli
+	run "$PY" "$TOOLS/sender.py" --connect "$CLI_ADDR" --size 1M --seed 16 --timeout 30
+	assert_success
+	assert_equal "$(kv sent "$output")" 1048576
+	assert_equal "$(kv recv "$output")" 1048576
+	assert_equal "$(kv recv_sha256 "$output")" "$(kv sent_sha256 "$output")"
+	wait_for_file "$REC/conn-1"
+	assert_equal "$(kv sha256 "$(cat "$REC/conn-1")")" "$(kv sent_sha256 "$output")"
+}
+
+@test "--make-pair: certificates pass openssl verify for their purpose only" {
+	command -v openssl >/dev/null || skip "openssl not installed"
+	local dir=$BATS_TEST_TMPDIR/pair
+	make_pair "$dir" --backend 127.0.0.1:5432 --clients 2 --server-name db.example.net
+	local ca=$dir/ca/ca.crt
+	run openssl verify -purpose sslserver -CAfile "$ca" "$dir/server/tls/tunnel-server.crt"
+	assert_success
+	for k in 1 2; do
+		run openssl verify -purpose sslclient -CAfile "$ca" "$dir/client$k/tls/tunnel-client$k.crt"
+		assert_success
+		# the CA each host gets is the CA that signed
+		cmp "$ca" "$dir/client$k/tls/ca.crt"
+	done
+	cmp "$ca" "$dir/server/tls/ca.crt"
+	# serverAuth and clientAuth are not interchangeable
+	run openssl verify -purpose sslclient -CAfile "$ca" "$dir/server/tls/tunnel-server.crt"
+	assert_failure
+	run openssl verify -purpose sslserver -CAfile "$ca" "$dir/client1/tls/tunnel-client1.crt"
+	assert_failure
+	# ECDSA P-256, the --server-name SAN, the client CN
+	run openssl x509 -noout -text -in "$dir/server/tls/tunnel-server.crt"
+	assert_output --partial "NIST CURVE: P-256"
+	assert_output --partial "DNS:db.example.net"
+	run openssl x509 -noout -subject -in "$dir/client2/tls/tunnel-client2.crt"
+	assert_output "subject=CN = tunnel-client2"
+	run openssl pkey -noout -text -in "$dir/client2/tls/tunnel-client2.key"
+	assert_success
+	assert_output --partial "NIST CURVE: P-256"
+}
+
+@test "--make-pair: layout, modes, --days, --clients, allow_cn" {
+	local dir=$BATS_TEST_TMPDIR/pair
+	make_pair "$dir" --backend unix:/run/app.sock --clients 3 --days 30 \
+		--server-accept 0.0.0.0:9443 --server-name 192.0.2.7
+	local expect=(
+		"700 ca" "644 ca/ca.crt" "600 ca/ca.key"
+		"750 server/tls" "644 server/conf.d/tunnel-server.conf"
+		"644 server/tls/ca.crt" "644 server/tls/tunnel-server.crt"
+		"600 server/tls/tunnel-server.key"
+	)
+	for k in 1 2 3; do
+		expect+=("750 client$k/tls" "644 client$k/conf.d/tunnel-client$k.conf"
+			"644 client$k/tls/tunnel-client$k.crt" "600 client$k/tls/tunnel-client$k.key")
+	done
+	local e
+	for e in "${expect[@]}"; do
+		assert_equal "$(cd "$dir" && stat -c '%a %n' "${e#* }")" "$e"
+	done
+	[ ! -e "$dir/client4" ]
+	grep -q 'allow_cn = \[ "tunnel-client1", "tunnel-client2", "tunnel-client3" \];' \
+		"$dir/server/conf.d/tunnel-server.conf"
+	grep -q 'connect = "unix:/run/app.sock";' "$dir/server/conf.d/tunnel-server.conf"
+	# --server-connect defaults to --server-name and the accept port
+	grep -q 'connect = "192.0.2.7:9443";' "$dir/client2/conf.d/tunnel-client2.conf"
+	run certtool -i --infile "$dir/server/tls/tunnel-server.crt"
+	assert_output --partial "IPAddress: 192.0.2.7"
+	# --days 30: expires 30 days from now (within a minute)
+	local end
+	end=$(date -d "$(openssl x509 -noout -enddate -in "$dir/client3/tls/tunnel-client3.crt" | cut -d= -f2)" +%s)
+	(( end - $(date +%s) > 30 * 86400 - 60 && end - $(date +%s) <= 30 * 86400 ))
+	# the default --etc is absolute
+	grep -Eq 'ca = "/[^"]*/sheath/tls/ca.crt";' "$dir/server/conf.d/tunnel-server.conf"
+}
+
+@test "--make-pair: --etc relative is made absolute; --server-connect is used as given" {
+	cd "$BATS_TEST_TMPDIR"
+	make_pair pair --backend 127.0.0.1:1 --etc rel/etc/ --server-connect gw.example.net:443
+	grep -q "key = \"$BATS_TEST_TMPDIR/rel/etc/tls/tunnel-client1.key\";" pair/client1/conf.d/tunnel-client1.conf
+	grep -q 'connect = "gw.example.net:443";' pair/client1/conf.d/tunnel-client1.conf
+}
+
+@test "--make-pair: a non-empty DIR or a missing --backend writes nothing (exit 1)" {
+	local dir=$BATS_TEST_TMPDIR/full
+	mkdir -p "$dir"
+	echo keep >"$dir/file"
+	run "$SHEATH" --make-pair "$dir" --backend 127.0.0.1:1
+	assert_failure 1
+	assert_output --partial "not empty"
+	assert_equal "$(ls -A "$dir")" file
+
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/new"
+	assert_failure 1
+	assert_output --partial "--backend"
+	[ ! -e "$BATS_TEST_TMPDIR/new" ]
+
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/new" --backend nonsense
+	assert_failure 1
+	[ ! -e "$BATS_TEST_TMPDIR/new" ]
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/new" --backend 127.0.0.1:1 --days 0
+	assert_failure 1
+	[ ! -e "$BATS_TEST_TMPDIR/new" ]
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/new" --backend 127.0.0.1:1 --name 'a b'
+	assert_failure 1
+	[ ! -e "$BATS_TEST_TMPDIR/new" ]
+	# an empty directory is fine
+	mkdir "$BATS_TEST_TMPDIR/empty"
+	make_pair "$BATS_TEST_TMPDIR/empty" --backend 127.0.0.1:1
+	[ -f "$BATS_TEST_TMPDIR/empty/server/tls/tunnel-server.key" ]
+}
+
+@test "--make-pair: an unknown option or a missing value is a command-line error (exit 2)" {
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/x" --backend 127.0.0.1:1 --mode server
+	assert_failure 2
+	run "$SHEATH" --make-pair "$BATS_TEST_TMPDIR/x" --backend
+	assert_failure 2
+	[ ! -e "$BATS_TEST_TMPDIR/x" ]
+}
