@@ -606,15 +606,22 @@ print_next(const struct pair_opts *o, const char *dir)
 	    "  sheath -t -c %s/conf.d/%s-server.conf\n"
 	    "  systemctl enable --now sheath\n", o->etc, o->server_name, dir,
 	    o->etc, o->etc, o->name, o->etc, o->name);
-	printf("On each client host K (1%s%d), as root:\n"
-	    "  cp -r %s/clientK/. %s/\n"
-	    "  chown sheath:sheath %s/tls/%s-clientK.key\n"
-	    "  sheath -t -c %s/conf.d/%s-clientK.conf\n"
-	    "  systemctl enable --now sheath\n"
-	    "Then the clients' programs connect to %s instead of to %s.\n",
-	    o->clients > 1 ? "..": "", o->clients > 1 ? o->clients : 1, dir,
-	    o->etc, o->etc, o->name, o->etc, o->name, o->client_accept,
-	    o->backend);
+	if (o->clients == 1)
+		printf("On the client host, as root:\n"
+		    "  cp -r %s/client1/. %s/\n"
+		    "  chown sheath:sheath %s/tls/%s-client1.key\n"
+		    "  sheath -t -c %s/conf.d/%s-client1.conf\n"
+		    "  systemctl enable --now sheath\n", dir, o->etc, o->etc,
+		    o->name, o->etc, o->name);
+	else
+		printf("On each client host K (1..%d), as root:\n"
+		    "  cp -r %s/clientK/. %s/\n"
+		    "  chown sheath:sheath %s/tls/%s-clientK.key\n"
+		    "  sheath -t -c %s/conf.d/%s-clientK.conf\n"
+		    "  systemctl enable --now sheath\n", o->clients, dir,
+		    o->etc, o->etc, o->name, o->etc, o->name);
+	printf("Then the clients' programs connect to %s instead of to %s.\n",
+	    o->client_accept, o->backend);
 }
 
 int
