@@ -5,6 +5,7 @@
 #include "config.h"
 #include "log.h"
 
+#include <sched.h>
 #include <dirent.h>
 #include <errno.h>
 #include <gnutls/gnutls.h>
@@ -122,6 +123,28 @@ conf_add_service(struct conf *c, const char *file, int line)
 	return s;
 }
 
+/* "unknown key", naming the key meant when it is a near miss, or where a
+ * key of another level belongs. */
+static void
+report_unknown(FILE *err, const char *file, int line, const char *name,
+    enum key_scope scope)
+{
+	const char *near = key_suggest(name, scope);
+	const char *where = scope == KS_TLS ? " in upstream" : "";
+
+	if (scope != KS_GLOBAL && key_find(name, KS_GLOBAL))
+		conf_report(err, file, line, name, "unknown key%s (a global "
+		    "key: set it outside `services`)", where);
+	else if (scope == KS_GLOBAL && key_find(name, KS_SERVICE))
+		conf_report(err, file, line, name, "unknown key (a service "
+		    "key: set it in a service of `services`)");
+	else if (near != NULL)
+		conf_report(err, file, line, name, "unknown key%s (did you "
+		    "mean %s?)", where, near);
+	else
+		conf_report(err, file, line, name, "unknown key%s", where);
+}
+
 /* Parse the children of a group through the key table. */
 static int
 parse_group(config_setting_t *g, enum key_scope scope, void *base,
@@ -140,8 +163,7 @@ parse_group(config_setting_t *g, enum key_scope scope, void *base,
 			continue;
 		k = key_find(name, scope);
 		if (k == NULL) {
-			conf_report(err, file, line, name, "unknown key%s",
-			    scope == KS_TLS ? " in upstream" : "");
+			report_unknown(err, file, line, name, scope);
 			nerr++;
 			continue;
 		}
@@ -228,8 +250,8 @@ parse_config(config_t *cfg, struct conf *c, const char *file, int is_main,
 			char why[256];
 
 			if (k == NULL) {
-				conf_report(err, file, line, name,
-				    "unknown key");
+				report_unknown(err, file, line, name,
+				    KS_GLOBAL);
 				nerr++;
 			} else if (key_set_setting(k, c, s, why,
 			    sizeof(why)) == -1) {
@@ -633,6 +655,20 @@ conf_validate(struct conf *c, FILE *err)
 			}
 	}
 	return nerr;
+}
+
+int
+conf_workers(const struct conf *c)
+{
+	cpu_set_t set;
+	int n;
+
+	if (c->workers != WORKERS_AUTO)
+		return c->workers;
+	if (sched_getaffinity(0, sizeof(set), &set) == -1)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : n;
 }
 
 /* ---- -T ------------------------------------------------------------------- */

@@ -26,6 +26,8 @@ enum proxy_version { PROXY_OFF, PROXY_V1, PROXY_V2 };
 	"+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:" \
 	"+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
 #define MAX_CONNECT_ADDRS 16
+#define WORKERS_AUTO (-1)
+#define WORKERS_MAX 64
 
 /* TLS settings of one side of a service (the service itself, or its
  * bridge-mode `upstream` group). */
@@ -71,7 +73,7 @@ struct conf {
 	int log_level;
 	char *pid_file, *user, *group, *chroot, *include_dir, *metrics;
 	int max_connections;
-	int workers;
+	int workers;		/* WORKERS_AUTO: one per usable CPU */
 	double shutdown_timeout;
 	int line[KEYS_COUNT];
 	struct service_conf *svc;
@@ -107,6 +109,11 @@ int conf_parse_string(const char *text, const char *name, struct conf *c,
 
 /** conf_validate(c, err): cross-key checks; returns the number of errors. */
 int conf_validate(struct conf *c, FILE *err);
+
+/** conf_workers(c): the number of processes to run: `workers`, or for
+ * "auto" the CPUs this process may run on (sched_getaffinity), 1 to
+ * WORKERS_MAX. */
+int conf_workers(const struct conf *c);
 
 /** conf_dump(c, out): the effective configuration in libconfig syntax. */
 void conf_dump(const struct conf *c, FILE *out);

@@ -51,6 +51,11 @@ extern const struct key keys[KEYS_COUNT];
  * is usable in KS_SERVICE), or NULL. */
 const struct key *key_find(const char *name, enum key_scope scope);
 
+/** key_suggest(name, scope): the key usable in scope (or `services` at the
+ * top level) whose name is closest to an unknown name, when it is close
+ * enough to be a typo (dashes and case aside); NULL otherwise. */
+const char *key_suggest(const char *name, enum key_scope scope);
+
 /** key_set_string(k, base, value, err, errlen): set k in the struct at base
  * from a command-line string (lists append). Returns 0 or -1 with a reason. */
 int key_set_string(const struct key *k, void *base, const char *value,

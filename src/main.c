@@ -133,6 +133,29 @@ build_longopts(void)
 	memset(&longopts[n + ARRAY_LEN(fixed)], 0, sizeof(longopts[0]));
 }
 
+/* An unknown --NAME, with the key meant when it is a near miss. */
+static void
+unknown_long(const char *arg)
+{
+	char name[64];
+	const char *near, *p = arg + 2;
+	int up = strncmp(p, "upstream-", 9) == 0 ||
+	    strncmp(p, "upstream_", 9) == 0;
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(p + (up ? 9 : 0),
+	    "="), p + (up ? 9 : 0));
+	near = key_suggest(name, up ? KS_TLS : KS_SERVICE);
+	if (near != NULL && strncmp(arg, "--", 2) == 0) {
+		fprintf(stderr, "sheath: unknown option %.*s (did you mean "
+		    "--%s", (int)strcspn(arg, "="), arg, up ? "upstream-" : "");
+		for (const char *c = near; *c; c++)
+			fputc(*c == '_' ? '-' : *c, stderr);
+		fputs("?)\n", stderr);
+	} else {
+		fprintf(stderr, "sheath: unknown option %s\n", arg);
+	}
+}
+
 static void
 parse_args(int argc, char **argv)
 {
@@ -168,8 +191,7 @@ parse_args(int argc, char **argv)
 				fprintf(stderr, "sheath: unknown option -%c\n",
 				    optopt);
 			else
-				fprintf(stderr, "sheath: unknown option %s\n",
-				    argv[optind - 1]);
+				unknown_long(argv[optind - 1]);
 			usage(stderr);
 			exit(2);
 		default: {
@@ -329,8 +351,8 @@ main(int argc, char **argv)
 	runner_init(g, build_conf, opt.foreground);
 	if (runner_start(stderr) == -1)
 		return 1;
-	if (g->conf->workers > 1)
-		rc = supervise(g->conf->workers);
+	if (conf_workers(g->conf) > 1)
+		rc = supervise(conf_workers(g->conf));
 	else
 		rc = runner_serve(ROLE_SINGLE);
 	runner_exit();

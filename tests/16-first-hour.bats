@@ -164,3 +164,108 @@ install_host() {
 	assert_failure 2
 	[ ! -e "$BATS_TEST_TMPDIR/x" ]
 }
+
+# ---------------------------------------------------------------------------
+# misspelt keys
+
+@test "an unknown key close to a known one names it, in a file" {
+	local conf=$BATS_TEST_TMPDIR/typo.conf
+	cat >"$conf" <<-EOF
+		include_dir = "";
+		log_levl = "info";
+		services = ( {
+		  name = "t"; mode = "bridge"; accept = "127.0.0.1:1"; connect = "127.0.0.1:2";
+		  cert = "$CERTS/server.crt"; key = "$CERTS/server.key"; ca = "$CERTS/ca.crt";
+		  verfy = "require";
+		  Allow-CN = [ "x" ];
+		  timout_idle = 5;
+		  shutdown_timeout = 3;
+		  frobnicate = 1;
+		  upstream = { ca = "$CERTS/ca.crt"; verify_nmae = "localhost"; };
+		} );
+		sevrices = ();
+	EOF
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_line "sheath: $conf:2: log_levl: unknown key (did you mean log_level?)"
+	assert_line "sheath: $conf:6: verfy: unknown key (did you mean verify?)"
+	assert_line "sheath: $conf:7: Allow-CN: unknown key (did you mean allow_cn?)"
+	assert_line "sheath: $conf:8: timout_idle: unknown key (did you mean timeout_idle?)"
+	assert_line "sheath: $conf:9: shutdown_timeout: unknown key (a global key: set it outside \`services\`)"
+	assert_line "sheath: $conf:10: frobnicate: unknown key"
+	assert_line "sheath: $conf:11: verify_nmae: unknown key in upstream (did you mean verify_name?)"
+	assert_line "sheath: $conf:13: sevrices: unknown key (did you mean services?)"
+}
+
+@test "an unknown option close to a key names it, on the command line" {
+	run "$SHEATH" --mode server --verfy require
+	assert_failure 2
+	assert_line "sheath: unknown option --verfy (did you mean --verify?)"
+	run "$SHEATH" --timout-idle=5
+	assert_failure 2
+	assert_line "sheath: unknown option --timout-idle (did you mean --timeout-idle?)"
+	run "$SHEATH" --upstream-verfy-name x
+	assert_failure 2
+	assert_line "sheath: unknown option --upstream-verfy-name (did you mean --upstream-verify-name?)"
+	run "$SHEATH" --frobnicate x
+	assert_failure 2
+	assert_line "sheath: unknown option --frobnicate"
+}
+
+# ---------------------------------------------------------------------------
+# workers = "auto"
+
+# auto_conf FILE: a server service with workers = "auto".
+auto_conf() {
+	CONF_GLOBALS='workers = "auto";' write_conf "$1" \
+		"$(server_svc srv "127.0.0.1:$(free_port)" 127.0.0.1:1)"
+}
+
+# nchildren PID: how many live children PID has.
+nchildren() {
+	local c n=0
+	for c in $(pgrep -P "$1"); do
+		alive "$c" && n=$((n + 1))
+	done
+	echo "$n"
+}
+
+nchildren_is() { [[ $(nchildren "$1") == "$2" ]]; }
+
+@test "workers = \"auto\": -T shows it as written, and the dump fed back gives the same dump" {
+	local conf=$BATS_TEST_TMPDIR/auto.conf
+	auto_conf "$conf"
+	run "$SHEATH" -T -c "$conf"
+	assert_success
+	assert_line 'workers = "auto";'
+	printf '%s\n' "$output" >"$BATS_TEST_TMPDIR/dump1.conf"
+	run "$SHEATH" -T -c "$BATS_TEST_TMPDIR/dump1.conf"
+	assert_success
+	assert_equal "$output" "$(cat "$BATS_TEST_TMPDIR/dump1.conf")"
+	# a number stays a number
+	sed -i 's/^workers = .*/workers = 3;/' "$conf"
+	run "$SHEATH" -T -c "$conf"
+	assert_line 'workers = 3;'
+	sed -i 's/^workers = .*/workers = "many";/' "$conf"
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_output --partial 'workers: must be an integer from 1 to 64 or "auto"'
+}
+
+@test "workers = \"auto\" runs one worker per CPU the process may use" {
+	command -v taskset >/dev/null || skip "taskset not installed"
+	"$PY" -c 'import os, sys; sys.exit(len(os.sched_getaffinity(0)) < 2)' ||
+		skip "fewer than 2 CPUs usable"
+	local one=$BATS_TEST_TMPDIR/one.conf two=$BATS_TEST_TMPDIR/two.conf
+	auto_conf "$one"
+	auto_conf "$two"
+	# One CPU: no supervisor, the one process serves.
+	start_bg one taskset -c 0 "$SHEATH" -f -c "$one"
+	wait_for_log "$BATS_TEST_TMPDIR/one.log" "started"
+	assert_equal "$(nchildren "$(pid_of one)")" 0
+	# Two CPUs: a supervisor and two workers.
+	start_bg two taskset -c 0,1 "$SHEATH" -f -c "$two"
+	wait_until 10 "2 workers" nchildren_is "$(pid_of two)" 2
+	wait_for_log "$BATS_TEST_TMPDIR/two.log" "listening on"
+	assert_equal "$(nchildren "$(pid_of one)")" 0
+}
