@@ -115,7 +115,8 @@ conf_add_service(struct conf *c, const char *file, int line)
 	s->upstream.verify = VERIFY_REQUIRE;
 	s->timeout_connect = 10;
 	s->timeout_handshake = 10;
-	s->timeout_idle = 300;
+	s->timeout_idle = 43200;	/* stunnel's 12 h */
+	s->tcp_keepalive = TCP_KEEPALIVE_DEFAULT;
 	s->proxy_protocol = PROXY_OFF;
 	s->session_resumption = 1;
 	s->file = xstrdup(file ? file : "command line");

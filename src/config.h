@@ -54,6 +54,7 @@ struct service_conf {
 	int proxy_protocol;
 	int accept_proxy;
 	double timeout_connect, timeout_handshake, timeout_idle;
+	int tcp_keepalive;		/* s of silence before probes; 0 off */
 	int max_connections;		/* 0 = only the global cap */
 	int session_resumption;		/* tickets (server), cache (client) */
 	char *file;

@@ -59,6 +59,8 @@ const struct key keys[KEYS_COUNT] = {
 	  S(timeout_handshake), NULL, 0.001, YEAR, M_ALL },
 	{ K_TIMEOUT_IDLE, "timeout_idle", KT_NUMBER, S(timeout_idle), NULL,
 	  0.001, YEAR, M_ALL },
+	{ K_TCP_KEEPALIVE, "tcp_keepalive", KT_INT, S(tcp_keepalive), NULL,
+	  0, TCP_KEEPALIVE_MAX, M_ALL },
 	{ K_MAX_CONNECTIONS, "max_connections", KT_INT, S(max_connections),
 	  NULL, 1, 1000000, M_ALL },
 	{ K_SESSION_RESUMPTION, "session_resumption", KT_BOOL,

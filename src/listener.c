@@ -179,6 +179,10 @@ accept_event(void *arg, short revents)
 			    total >= global_max ? global_max : limit);
 			continue;
 		}
+		/* Per connection, not on the listener: a reload that
+		 * keeps the listener may change tcp_keepalive. */
+		if (ss.ss_family != AF_UNIX)
+			tcp_keepalive(fd, s->conf->tcp_keepalive);
 		conn_start(s, fd, (struct sockaddr *)&ss, len);
 	}
 }

@@ -269,3 +269,78 @@ nchildren_is() { [[ $(nchildren "$1") == "$2" ]]; }
 	wait_for_log "$BATS_TEST_TMPDIR/two.log" "listening on"
 	assert_equal "$(nchildren "$(pid_of one)")" 0
 }
+
+# ---------------------------------------------------------------------------
+# defaults that keep sessions alive
+
+# timer_of NAME FILTER: the timer field (timer:(...)) of sheath NAME's
+# established TCP socket that matches the ss FILTER, or nothing.
+timer_of() {
+	ss -tnoHp state established "$2" | grep "pid=$(pid_of "$1")," |
+		grep -o 'timer:([^)]*)' || true
+}
+
+# hold NAME ADDR: one echoed connection through ADDR, held open.
+hold() {
+	start_bg "$1" "$PY" "$TOOLS/hold-conns.py" --connect "$2" --max 1 --probe-timeout 5 \
+		--state-file "$BATS_TEST_TMPDIR/$1.state" --stop-file "$BATS_TEST_TMPDIR/$1.stop" \
+		--timeout 60
+	wait_for_file "$BATS_TEST_TMPDIR/$1.state" 20
+	assert_equal "$(kv held "$(cat "$BATS_TEST_TMPDIR/$1.state")")" 1
+}
+
+@test "timeout_idle defaults to 43200 s and tcp_keepalive to 300 s" {
+	local conf=$BATS_TEST_TMPDIR/d.conf
+	write_conf "$conf" "$(server_svc d 127.0.0.1:1 127.0.0.1:2)"
+	run "$SHEATH" -T -c "$conf"
+	assert_success
+	assert_line --regexp '^    timeout_idle = 43200(\.0)?;$'
+	assert_line '    tcp_keepalive = 300;'
+	run "$SHEATH" --mode server --accept 127.0.0.1:1 --connect 127.0.0.1:2 \
+		--cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" \
+		--tcp-keepalive 40000 -t
+	assert_failure 1
+	assert_output --partial "tcp_keepalive: must be an integer from 0 to 32767"
+}
+
+@test "TCP keepalive probes run on the accepted and the connect-side sockets; 0 turns them off" {
+	command -v ss >/dev/null || skip "ss (iproute2) not installed"
+	pair_setup
+	start_counting_backend --echo
+	start_srv		# default tcp_keepalive = 300
+	start_cli tcp_keepalive=100
+	local cli2_port
+	cli2_port=$(free_port)
+	write_conf "$BATS_TEST_TMPDIR/cli2.conf" \
+		"$(client_svc cli2 "127.0.0.1:$cli2_port" "$SRV_ADDR" tcp_keepalive=0)"
+	start_sheath cli2 -c "$BATS_TEST_TMPDIR/cli2.conf"
+	wait_sheath_ready cli2
+	hold held "$CLI_ADDR"
+	hold held2 "127.0.0.1:$cli2_port"
+
+	# cli: accepted from the application, connected to srv: 100 s
+	run timer_of cli "sport = :$CLI_PORT"
+	assert_output --regexp '^timer:\(keepalive,1min[0-9]+sec,0\)$'
+	run timer_of cli "dport = :$SRV_PORT"
+	assert_output --regexp '^timer:\(keepalive,1min[0-9]+sec,0\)$'
+	# srv: both accepted TLS connections and both to the backend: 300 s
+	run timer_of srv "sport = :$SRV_PORT"
+	assert_equal "${#lines[@]}" 2
+	for l in "${lines[@]}"; do
+		[[ $l =~ ^timer:\(keepalive,4min[0-9]+sec,0\)$ ]] || fail "srv accepted: $l"
+	done
+	run timer_of srv "dport = :$BE_PORT"
+	assert_equal "${#lines[@]}" 2
+	for l in "${lines[@]}"; do
+		[[ $l =~ ^timer:\(keepalive,4min[0-9]+sec,0\)$ ]] || fail "srv to backend: $l"
+	done
+	# cli2: tcp_keepalive = 0, no keepalive timer on either socket
+	run timer_of cli2 "sport = :$cli2_port"
+	refute_output --partial keepalive
+	run timer_of cli2 "dport = :$SRV_PORT"
+	refute_output --partial keepalive
+	# ... but its connection is there
+	run sh -c "ss -tnoHp state established 'dport = :$SRV_PORT' | grep -c 'pid=$(pid_of cli2),'"
+	assert_output 1
+	touch "$BATS_TEST_TMPDIR/held.stop" "$BATS_TEST_TMPDIR/held2.stop"
+}
