@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <gnutls/gnutls.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -50,6 +51,9 @@ conf_new(void)
 	c->max_connections = 10000;
 	c->workers = 1;
 	c->shutdown_timeout = 30;
+	c->unix_mode = xstrdup(UNIX_MODE_DEFAULT);
+	c->metrics_perm.mode = 0660;
+	c->metrics_perm.gid = (gid_t)-1;
 	return c;
 }
 
@@ -88,6 +92,8 @@ conf_free(struct conf *c)
 		tls_conf_free(&s->upstream);
 		free(s->ocsp_response);
 		free(s->ticket_key_file);
+		free(s->unix_mode);
+		free(s->unix_group);
 		free(s->file);
 	}
 	free(c->svc);
@@ -99,6 +105,8 @@ conf_free(struct conf *c)
 	free(c->chroot);
 	free(c->include_dir);
 	free(c->metrics);
+	free(c->unix_mode);
+	free(c->unix_group);
 	free(c);
 }
 
@@ -119,6 +127,9 @@ conf_add_service(struct conf *c, const char *file, int line)
 	s->tcp_keepalive = TCP_KEEPALIVE_DEFAULT;
 	s->proxy_protocol = PROXY_OFF;
 	s->session_resumption = 1;
+	s->unix_mode = xstrdup(UNIX_MODE_DEFAULT);
+	s->unix_perm.mode = 0660;
+	s->unix_perm.gid = (gid_t)-1;
 	s->file = xstrdup(file ? file : "command line");
 	s->def_line = line;
 	return s;
@@ -487,6 +498,49 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 	return nerr;
 }
 
+/* unix_mode and unix_group into perm. mline/gline: where each was set (0:
+ * not set); is_unix: whether the address they are for is a unix socket. */
+static int
+check_unix_perm(const char *file, const char *mode, int mline,
+    const char *group, int gline, int is_unix, const char *addr_key,
+    struct unix_perm *perm, FILE *err)
+{
+	int nerr = 0;
+	char *end;
+	unsigned long m = strtoul(mode, &end, 8);
+
+	if (*mode < '0' || *mode > '7' || *end != '\0' || m > 0777 ||
+	    strlen(mode) > 4) {
+		conf_report(err, file, mline, "unix_mode", "\"%s\": must be an "
+		    "octal mode from \"0000\" to \"0777\", such as \"0660\"",
+		    mode);
+		nerr++;
+	} else {
+		perm->mode = (mode_t)m;
+	}
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+		unsigned long gid = strtoul(group, &end, 10);
+
+		if (gr != NULL)
+			perm->gid = gr->gr_gid;
+		else if (*group >= '0' && *group <= '9' && *end == '\0')
+			perm->gid = (gid_t)gid;
+		else {
+			conf_report(err, file, gline, "unix_group", "\"%s\": "
+			    "no such group", group);
+			nerr++;
+		}
+	}
+	if (!is_unix && (mline != 0 || gline != 0)) {
+		conf_report(err, file, mline != 0 ? mline : gline, mline != 0 ?
+		    "unix_mode" : "unix_group", "applies only when `%s` is "
+		    "a unix:/path socket", addr_key);
+		nerr++;
+	}
+	return nerr;
+}
+
 /* A TLS connect side checks the server's name: it needs one to check. A
  * unix socket (or `:port`) target has no host, so verify_name or sni must
  * say which name the certificate must carry (a pin is its own anchor). */
@@ -576,6 +630,11 @@ validate_service(struct service_conf *s, FILE *err)
 		conf_report(err, f, line_of(s, NULL, K_ACCEPT), "accept", "%s",
 		    why);
 		nerr++;
+	} else {
+		nerr += check_unix_perm(f, s->unix_mode, s->line[K_UNIX_MODE],
+		    s->unix_group, s->line[K_UNIX_GROUP],
+		    s->accept_addr.kind == ADDR_UNIX, "accept", &s->unix_perm,
+		    err);
 	}
 	if (s->connect.n == 0) {
 		conf_report(err, f, s->def_line, "connect", "required");
@@ -626,7 +685,16 @@ conf_validate(struct conf *c, FILE *err)
 			conf_report(err, f, c->line[K_METRICS], "metrics", "%s",
 			    why);
 			nerr++;
+		} else {
+			nerr += check_unix_perm(f, c->unix_mode,
+			    c->line[K_GUNIX_MODE], c->unix_group,
+			    c->line[K_GUNIX_GROUP], a.kind == ADDR_UNIX,
+			    "metrics", &c->metrics_perm, err);
 		}
+	} else {
+		nerr += check_unix_perm(f, c->unix_mode, c->line[K_GUNIX_MODE],
+		    c->unix_group, c->line[K_GUNIX_GROUP], 0, "metrics",
+		    &c->metrics_perm, err);
 	}
 	if (c->log != NULL && strcmp(c->log, "stderr") != 0 &&
 	    strcmp(c->log, "syslog") != 0 && c->log[0] != '/') {
@@ -700,14 +768,21 @@ conf_dump(const struct conf *c, FILE *out)
 	struct conf g = *c;
 
 	g.include_dir = (char *)"";
+	/* unix_mode and unix_group only where they apply: elsewhere they
+	 * are errors, and the dump must feed back. */
+	if (c->metrics == NULL || strncmp(c->metrics, "unix:", 5) != 0)
+		g.unix_mode = g.unix_group = NULL;
 	fputs("# effective configuration written by sheath -T\n", out);
 	dump_scope(&g, KS_GLOBAL, out, "");
 	fputs("services = (\n", out);
 	for (size_t i = 0; i < c->nsvc; i++) {
+		struct service_conf sv = c->svc[i];
 		const struct service_conf *s = &c->svc[i];
 
+		if (s->accept == NULL || strncmp(s->accept, "unix:", 5) != 0)
+			sv.unix_mode = sv.unix_group = NULL;
 		fputs("  {\n", out);
-		dump_scope(s, KS_SERVICE, out, "    ");
+		dump_scope(&sv, KS_SERVICE, out, "    ");
 		dump_tls(&s->tls, out, "    ");
 		if (s->has_upstream) {
 			fputs("    upstream = {\n", out);

@@ -57,6 +57,7 @@ struct service_conf {
 	int tcp_keepalive;		/* s of silence before probes; 0 off */
 	int max_connections;		/* 0 = only the global cap */
 	int session_resumption;		/* tickets (server), cache (client) */
+	char *unix_mode, *unix_group;	/* of an `accept` unix: socket */
 	char *file;
 	int line[KEYS_COUNT];
 	int def_line;			/* line of the service group */
@@ -64,6 +65,7 @@ struct service_conf {
 
 	/* Derived by validation. */
 	struct addr_spec accept_addr;
+	struct unix_perm unix_perm;
 	struct addr_spec connect_addr[MAX_CONNECT_ADDRS];
 	int nconnect;
 };
@@ -73,6 +75,8 @@ struct conf {
 	char *log;
 	int log_level;
 	char *pid_file, *user, *group, *chroot, *include_dir, *metrics;
+	char *unix_mode, *unix_group;	/* of a unix: `metrics` socket */
+	struct unix_perm metrics_perm;	/* derived by validation */
 	int max_connections;
 	int workers;		/* WORKERS_AUTO: one per usable CPU */
 	double shutdown_timeout;

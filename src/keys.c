@@ -40,6 +40,9 @@ const struct key keys[KEYS_COUNT] = {
 	{ K_SHUTDOWN_TIMEOUT, "shutdown_timeout", KT_NUMBER,
 	  G(shutdown_timeout), NULL, 0, YEAR, 0 },
 	{ K_METRICS, "metrics", KT_STRING, G(metrics), NULL, 0, 0, 0 },
+	{ K_GUNIX_MODE, "unix_mode", KT_STRING, G(unix_mode), NULL, 0, 0, 0 },
+	{ K_GUNIX_GROUP, "unix_group", KT_STRING, G(unix_group), NULL, 0, 0,
+	  0 },
 
 	{ K_NAME, "name", KT_STRING, S(name), NULL, 0, 0, M_ALL },
 	{ K_MODE, "mode", KT_ENUM, S(mode), mode_choices, 0, 0, M_ALL },
@@ -65,6 +68,10 @@ const struct key keys[KEYS_COUNT] = {
 	  NULL, 1, 1000000, M_ALL },
 	{ K_SESSION_RESUMPTION, "session_resumption", KT_BOOL,
 	  S(session_resumption), NULL, 0, 0, M_ALL },
+	{ K_UNIX_MODE, "unix_mode", KT_STRING, S(unix_mode), NULL, 0, 0,
+	  M_ALL },
+	{ K_UNIX_GROUP, "unix_group", KT_STRING, S(unix_group), NULL, 0, 0,
+	  M_ALL },
 	{ K_UPSTREAM, "upstream", KT_GROUP, S(upstream), NULL, 0, 0,
 	  M_BRIDGE },
 

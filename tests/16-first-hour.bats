@@ -344,3 +344,138 @@ hold() {
 	assert_output 1
 	touch "$BATS_TEST_TMPDIR/held.stop" "$BATS_TEST_TMPDIR/held2.stop"
 }
+
+# ---------------------------------------------------------------------------
+# unix sockets: unix_mode, unix_group
+
+gone() { ! alive "$1"; }
+
+# unix_conf FILE ACCEPT METRICS [SERVICE LINES] [GLOBAL LINES]: a server
+# service on unix:ACCEPT, metrics on unix:METRICS.
+unix_conf() {
+	cat >"$1" <<-EOF
+		log_level = "info";
+		include_dir = "";
+		shutdown_timeout = 2;
+		metrics = "unix:$3";
+		${5:-}
+		services = ( {
+		  name = "u"; mode = "server"; accept = "unix:$2"; connect = "127.0.0.1:1";
+		  cert = "$CERTS/server.crt"; key = "$CERTS/server.key"; ca = "$CERTS/ca.crt";
+		  ${4:-}
+		} );
+	EOF
+}
+
+@test "unix_mode, unix_group: accept and metrics sockets have them from the moment they appear" {
+	getent group nogroup >/dev/null || skip "no group nogroup"
+	local a=$SOCKDIR/a.sock m=$SOCKDIR/m.sock conf=$BATS_TEST_TMPDIR/u.conf
+	local stop=$BATS_TEST_TMPDIR/stop
+	start_bg watch_a "$PY" "$TOOLS/watch-mode.py" --path "$a" --stop-file "$stop" \
+		--ready-file "$BATS_TEST_TMPDIR/ready_a"
+	start_bg watch_m "$PY" "$TOOLS/watch-mode.py" --path "$m" --stop-file "$stop" \
+		--ready-file "$BATS_TEST_TMPDIR/ready_m"
+	wait_for_file "$BATS_TEST_TMPDIR/ready_a"
+	wait_for_file "$BATS_TEST_TMPDIR/ready_m"
+	unix_conf "$conf" "$a" "$m" 'unix_mode = "0600"; unix_group = "nogroup";' \
+		'unix_mode = "0640"; unix_group = "nogroup";'
+	# umask 000: whatever bind(2) would make of it, the files must not
+	# show it.
+	local old
+	old=$(umask)
+	umask 000
+	start_sheath srv -c "$conf"
+	umask "$old"
+	wait_sheath_ready srv
+	wait_for_unix "$m"
+	touch "$stop"
+	wait_exit watch_a
+	wait_exit watch_m
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/watch_a.log")" "600 nogroup"
+	assert_equal "$(cat "$BATS_TEST_TMPDIR/watch_m.log")" "640 nogroup"
+	assert_equal "$(stat -c '%a %G' "$a")" "600 nogroup"
+	assert_equal "$(stat -c '%a %G' "$m")" "640 nogroup"
+	# no temporary name is left behind
+	assert_equal "$(ls -A "$SOCKDIR" | sort | tr '\n' ' ')" "a.sock m.sock "
+}
+
+@test "unix sockets: 0660 and the process's group by default, removed on exit" {
+	local a=$SOCKDIR/a.sock m=$SOCKDIR/m.sock conf=$BATS_TEST_TMPDIR/u.conf
+	unix_conf "$conf" "$a" "$m"
+	# a stale socket file is replaced
+	"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$a"
+	start_sheath srv -c "$conf"
+	wait_sheath_ready srv
+	wait_for_unix "$m"
+	assert_equal "$(stat -c '%a %G' "$a")" "660 $(id -gn)"
+	assert_equal "$(stat -c '%a %G' "$m")" "660 $(id -gn)"
+	run "$SHEATH" -T -c "$conf"
+	assert_line '    unix_mode = "0660";'
+	assert_line 'unix_mode = "0660";'
+	kill -TERM "$(pid_of srv)"
+	wait_until 10 "srv to exit" gone "$(pid_of srv)"
+	[ ! -e "$a" ] || fail "$a left behind"
+	[ ! -e "$m" ] || fail "$m left behind"
+}
+
+@test "unix sockets: a reload removes those no longer used and applies a new unix_mode" {
+	local conf=$BATS_TEST_TMPDIR/u.conf d=$SOCKDIR
+	# two services: u moves from a.sock to b.sock, k stays on k.sock
+	# with a new unix_mode; metrics move from m.sock to n.sock
+	write_two() { # ACCEPT_U METRICS MODE_K
+		cat >"$conf" <<-EOF
+			log_level = "info";
+			include_dir = "";
+			shutdown_timeout = 2;
+			metrics = "unix:$2";
+			services = (
+			  $(server_svc u "unix:$1" 127.0.0.1:1),
+			  { name = "k"; mode = "server"; accept = "unix:$d/k.sock"; connect = "127.0.0.1:1";
+			    cert = "$CERTS/server.crt"; key = "$CERTS/server.key"; ca = "$CERTS/ca.crt";
+			    unix_mode = "$3"; }
+			);
+		EOF
+	}
+	write_two "$d/a.sock" "$d/m.sock" 0660
+	start_sheath srv -c "$conf"
+	wait_sheath_ready srv 2
+	wait_for_unix "$d/m.sock"
+	assert_equal "$(stat -c %a "$d/k.sock")" 660
+	write_two "$d/b.sock" "$d/n.sock" 0600
+	kill -HUP "$(pid_of srv)"
+	wait_for_log "$BATS_TEST_TMPDIR/srv.log" 'configuration reloaded'
+	wait_for_unix "$d/b.sock"
+	wait_for_unix "$d/n.sock"
+	[ ! -e "$d/a.sock" ] || fail "a.sock left behind by the reload"
+	[ ! -e "$d/m.sock" ] || fail "m.sock left behind by the reload"
+	assert_equal "$(stat -c %a "$d/k.sock")" 600
+	assert_equal "$(ls -A "$d" | sort | tr '\n' ' ')" "b.sock k.sock n.sock "
+	# and the kept socket still serves: the metrics endpoint answers
+	run curl -sf --max-time 5 --unix-socket "$d/n.sock" http://localhost/status
+	assert_success
+}
+
+@test "unix_mode, unix_group: bad values and TCP addresses are configuration errors" {
+	local conf=$BATS_TEST_TMPDIR/u.conf
+	unix_conf "$conf" "$SOCKDIR/a.sock" "$SOCKDIR/m.sock" 'unix_mode = "0999";'
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_output --partial 'unix_mode: "0999": must be an octal mode'
+	unix_conf "$conf" "$SOCKDIR/a.sock" "$SOCKDIR/m.sock" 'unix_group = "no-such-group-sheath";'
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_output --partial 'unix_group: "no-such-group-sheath": no such group'
+	write_conf "$conf" "$(server_svc t 127.0.0.1:1 127.0.0.1:2 unix_mode=u600)"
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_output --partial 'unix_mode: applies only when `accept` is a unix:/path socket'
+	CONF_GLOBALS='unix_group = "root";' write_conf "$conf" "$(server_svc t 127.0.0.1:1 127.0.0.1:2)"
+	run "$SHEATH" -t -c "$conf"
+	assert_failure 1
+	assert_output --partial 'unix_group: applies only when `metrics` is a unix:/path socket'
+	# on the command line too
+	run "$SHEATH" --mode server --accept "unix:$SOCKDIR/c.sock" --connect 127.0.0.1:1 \
+		--cert "$CERTS/server.crt" --key "$CERTS/server.key" --ca "$CERTS/ca.crt" \
+		--unix-mode 0600 -t
+	assert_success
+}
