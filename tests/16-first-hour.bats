@@ -479,3 +479,32 @@ unix_conf() {
 		--unix-mode 0600 -t
 	assert_success
 }
+
+# ---------------------------------------------------------------------------
+# packaging and the pid file
+
+@test "pid_file is removed at exit under chroot too" {
+	[[ $(id -u) == 0 ]] || skip "chroot needs root"
+	local root=$BATS_TEST_TMPDIR/root run=$BATS_TEST_TMPDIR/run
+	mkdir -p "$root" "$run"
+	pair_setup
+	CONF_GLOBALS="chroot = \"$root\"; pid_file = \"$run/sheath.pid\";" \
+		write_conf "$SRV_CONF" "$(server_svc srv "$SRV_ADDR" "$BE_ADDR")"
+	start_sheath srv -c "$SRV_CONF"
+	wait_sheath_ready srv
+	wait_for_file "$run/sheath.pid"
+	assert_equal "$(cat "$run/sheath.pid")" "$(pid_of srv)"
+	# it runs chrooted
+	assert_equal "$(readlink "/proc/$(pid_of srv)/root")" "$root"
+	kill -TERM "$(pid_of srv)"
+	wait_until 10 "srv to exit" gone "$(pid_of srv)"
+	[ ! -e "$run/sheath.pid" ] || fail "pid file left behind under chroot"
+	# and one that another process wrote since is left alone
+	echo 1 >"$run/sheath.pid"
+	start_sheath srv2 -c "$SRV_CONF"
+	wait_sheath_ready srv2
+	echo 1 >"$run/sheath.pid"
+	kill -TERM "$(pid_of srv2)"
+	wait_until 10 "srv2 to exit" gone "$(pid_of srv2)"
+	assert_equal "$(cat "$run/sheath.pid")" 1
+}
