@@ -243,6 +243,8 @@ if [ -n "$unitdir" ]; then
 else
 	fail "unit sheath.service not installed"
 fi
+check "/etc/sheath/tls is 0750 root:sheath" \
+	test "$(stat -c '%a %U:%G' /etc/sheath/tls)" = "750 root:sheath"
 check "init script /etc/init.d/sheath" test -x /etc/init.d/sheath
 check "init script parses" sh -n /etc/init.d/sheath
 check "logrotate /etc/logrotate.d/sheath" test -f /etc/logrotate.d/sheath
