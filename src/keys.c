@@ -294,7 +294,8 @@ key_set_string(const struct key *k, void *base, const char *v, char *err,
 		d = strtod(v, &end);
 		if (*v == '\0' || *end != '\0' ||
 		    (k->type == KT_INT && d != floor(d))) {
-			if (k->id == K_WORKERS)	/* the message with "auto" */
+			/* workers: the message that names "auto" */
+			if (k->id == K_WORKERS)
 				return store_number(k, base, NAN, err, errlen);
 			snprintf(err, errlen, "must be %s",
 			    k->type == KT_INT ? "an integer" : "a number");

@@ -61,10 +61,10 @@ usage(FILE *out)
 	    "--accept :5433 --connect 127.0.0.1:5432 --cert c.pem --key k.pem\n"
 	    "--ca ca.pem); bridge-mode upstream keys as --upstream-KEY VALUE.\n"
 	    "\n"
-	    "--make-pair DIR writes a private CA, certificates and configs for\n"
-	    "both ends of a tunnel; PAIR OPTIONS: --name NAME, --server-name DNS,\n"
-	    "--server-accept ADDR, --client-accept ADDR, --server-connect ADDR,\n"
-	    "--days N, --clients N, --etc PATH.\n"
+	    "--make-pair DIR writes a private CA, certificates and configs\n"
+	    "for both ends of a tunnel; PAIR OPTIONS: --name NAME,\n"
+	    "--server-name DNS, --server-accept ADDR, --client-accept ADDR,\n"
+	    "--server-connect ADDR, --days N, --clients N, --etc PATH.\n"
 	    "See sheath(8) and sheath.conf(5).\n", DEFAULT_CONFIG);
 }
 
