@@ -9,8 +9,10 @@
 # becomes ./debian there, and `dpkg-buildpackage -us -uc -b` builds it. The
 # path of the resulting .deb is printed on the last line of stdout.
 #
-#   -o, --outdir DIR  copy the .deb (and .buildinfo/.changes) to DIR;
-#                     default: the temporary build directory, which is kept
+#   -o, --outdir DIR  copy the .changes and every file it lists (the .deb,
+#                     the -dbgsym .ddeb, the .buildinfo) to DIR, so that
+#                     lintian and dput work on DIR/*.changes; default: the
+#                     temporary build directory, which is kept
 #   --test            (as root, on Debian) first install the build
 #                     dependencies with apt-get; after the build, install the
 #                     package, check the binary, man pages, units, init
@@ -124,17 +126,26 @@ arch=$(dpkg --print-architecture)
 version=$(cd "$src" && dpkg-parsechangelog -S Version)
 deb="$work/sheath_${version}_${arch}.deb"
 [ -f "$deb" ] || { echo "$0: build finished but $deb is missing" >&2; exit 1; }
+changes="$work/sheath_${version}_${arch}.changes"
 if [ -n "$outdir" ]; then
 	mkdir -p "$outdir"
-	cp -- "$work"/sheath_"${version}"_"${arch}".deb "$work"/sheath_"${version}"_"${arch}".buildinfo \
-		"$work"/sheath_"${version}"_"${arch}".changes "$outdir"/
+	# Every file of the upload: the Files: section of the .changes
+	# (" md5 size section priority name" lines).
+	listed=$(sed -n '/^Files:/,/^[^ ]/{/^ /p}' "$changes" | awk '{ print $5 }')
+	[ -n "$listed" ] || { echo "$0: no files listed in $changes" >&2; exit 1; }
+	for f in $listed; do
+		cp -- "$work/$f" "$outdir/" ||
+			{ echo "$0: $f, listed in $changes, is missing" >&2; exit 1; }
+	done
+	cp -- "$changes" "$outdir/"
+	changes="$(cd "$outdir" && pwd)/$(basename "$changes")"
 	deb="$(cd "$outdir" && pwd)/$(basename "$deb")"
 fi
 log "built $deb"
 
 if [ "$run_lintian" = 1 ]; then
-	log "lintian $deb"
-	lintian --fail-on error --info "$deb" >&2
+	log "lintian $changes"
+	lintian --fail-on error --info "$changes" >&2
 fi
 
 if [ "$test_mode" = 0 ]; then
@@ -232,6 +243,8 @@ if [ -n "$unitdir" ]; then
 else
 	fail "unit sheath.service not installed"
 fi
+check "/etc/sheath/tls is 0750 root:sheath" \
+	test "$(stat -c '%a %U:%G' /etc/sheath/tls)" = "750 root:sheath"
 check "init script /etc/init.d/sheath" test -x /etc/init.d/sheath
 check "init script parses" sh -n /etc/init.d/sheath
 check "logrotate /etc/logrotate.d/sheath" test -f /etc/logrotate.d/sheath

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 enum addr_kind { ADDR_INET, ADDR_UNIX };
 
@@ -14,6 +15,14 @@ struct addr_spec {
 	int port;		/* 1..65535 */
 	char path[108];		/* unix socket path */
 };
+
+/* Permissions of a unix socket file sheath creates. */
+struct unix_perm {
+	mode_t mode;
+	gid_t gid;		/* (gid_t)-1: the process's group */
+};
+
+#define UNIX_MODE_DEFAULT "0660"
 
 struct sockaddr_any {
 	struct sockaddr_storage ss;

@@ -7,9 +7,11 @@
 #include "log.h"
 #include "service.h"
 
+#include <sched.h>
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <gnutls/gnutls.h>
 #include <libconfig.h>
 #include <stdarg.h>
@@ -53,6 +55,9 @@ conf_new(void)
 	c->workers = 1;
 	c->shutdown_timeout = 30;
 	c->sandbox = 1;
+	c->unix_mode = xstrdup(UNIX_MODE_DEFAULT);
+	c->metrics_perm.mode = 0660;
+	c->metrics_perm.gid = (gid_t)-1;
 	return c;
 }
 
@@ -93,6 +98,8 @@ conf_free(struct conf *c)
 		tls_conf_free(&s->upstream);
 		free(s->ocsp_response);
 		free(s->ticket_key_file);
+		free(s->unix_mode);
+		free(s->unix_group);
 		free(s->file);
 	}
 	free(c->svc);
@@ -104,6 +111,8 @@ conf_free(struct conf *c)
 	free(c->chroot);
 	free(c->include_dir);
 	free(c->metrics);
+	free(c->unix_mode);
+	free(c->unix_group);
 	free(c);
 }
 
@@ -120,12 +129,38 @@ conf_add_service(struct conf *c, const char *file, int line)
 	s->upstream.verify = VERIFY_REQUIRE;
 	s->timeout_connect = 10;
 	s->timeout_handshake = 10;
-	s->timeout_idle = 300;
+	s->timeout_idle = 43200;	/* stunnel's 12 h */
+	s->tcp_keepalive = TCP_KEEPALIVE_DEFAULT;
 	s->proxy_protocol = PROXY_OFF;
 	s->session_resumption = 1;
+	s->unix_mode = xstrdup(UNIX_MODE_DEFAULT);
+	s->unix_perm.mode = 0660;
+	s->unix_perm.gid = (gid_t)-1;
 	s->file = xstrdup(file ? file : "command line");
 	s->def_line = line;
 	return s;
+}
+
+/* "unknown key", naming the key meant when it is a near miss, or where a
+ * key of another level belongs. */
+static void
+report_unknown(FILE *err, const char *file, int line, const char *name,
+    enum key_scope scope)
+{
+	const char *near = key_suggest(name, scope);
+	const char *where = scope == KS_TLS ? " in upstream" : "";
+
+	if (scope != KS_GLOBAL && key_find(name, KS_GLOBAL))
+		conf_report(err, file, line, name, "unknown key%s (a global "
+		    "key: set it outside `services`)", where);
+	else if (scope == KS_GLOBAL && key_find(name, KS_SERVICE))
+		conf_report(err, file, line, name, "unknown key (a service "
+		    "key: set it in a service of `services`)");
+	else if (near != NULL)
+		conf_report(err, file, line, name, "unknown key%s (did you "
+		    "mean %s?)", where, near);
+	else
+		conf_report(err, file, line, name, "unknown key%s", where);
 }
 
 /* Parse the children of a group through the key table. */
@@ -146,8 +181,7 @@ parse_group(config_setting_t *g, enum key_scope scope, void *base,
 			continue;
 		k = key_find(name, scope);
 		if (k == NULL) {
-			conf_report(err, file, line, name, "unknown key%s",
-			    scope == KS_TLS ? " in upstream" : "");
+			report_unknown(err, file, line, name, scope);
 			nerr++;
 			continue;
 		}
@@ -234,8 +268,8 @@ parse_config(config_t *cfg, struct conf *c, const char *file, int is_main,
 			char why[256];
 
 			if (k == NULL) {
-				conf_report(err, file, line, name,
-				    "unknown key");
+				report_unknown(err, file, line, name,
+				    KS_GLOBAL);
 				nerr++;
 			} else if (key_set_setting(k, c, s, why,
 			    sizeof(why)) == -1) {
@@ -470,6 +504,49 @@ check_tls(const struct service_conf *s, const struct tls_conf *t,
 	return nerr;
 }
 
+/* unix_mode and unix_group into perm. mline/gline: where each was set (0:
+ * not set); is_unix: whether the address they are for is a unix socket. */
+static int
+check_unix_perm(const char *file, const char *mode, int mline,
+    const char *group, int gline, int is_unix, const char *addr_key,
+    struct unix_perm *perm, FILE *err)
+{
+	int nerr = 0;
+	char *end;
+	unsigned long m = strtoul(mode, &end, 8);
+
+	if (*mode < '0' || *mode > '7' || *end != '\0' || m > 0777 ||
+	    strlen(mode) > 4) {
+		conf_report(err, file, mline, "unix_mode", "\"%s\": must be an "
+		    "octal mode from \"0000\" to \"0777\", such as \"0660\"",
+		    mode);
+		nerr++;
+	} else {
+		perm->mode = (mode_t)m;
+	}
+	if (group != NULL) {
+		struct group *gr = getgrnam(group);
+		unsigned long gid = strtoul(group, &end, 10);
+
+		if (gr != NULL)
+			perm->gid = gr->gr_gid;
+		else if (*group >= '0' && *group <= '9' && *end == '\0')
+			perm->gid = (gid_t)gid;
+		else {
+			conf_report(err, file, gline, "unix_group", "\"%s\": "
+			    "no such group", group);
+			nerr++;
+		}
+	}
+	if (!is_unix && (mline != 0 || gline != 0)) {
+		conf_report(err, file, mline != 0 ? mline : gline, mline != 0 ?
+		    "unix_mode" : "unix_group", "applies only when `%s` is "
+		    "a unix:/path socket", addr_key);
+		nerr++;
+	}
+	return nerr;
+}
+
 /* A TLS connect side checks the server's name: it needs one to check. A
  * unix socket (or `:port`) target has no host, so verify_name or sni must
  * say which name the certificate must carry (a pin is its own anchor). */
@@ -587,6 +664,11 @@ validate_service(struct service_conf *s, FILE *err)
 		conf_report(err, f, line_of(s, NULL, K_ACCEPT), "accept", "%s",
 		    why);
 		nerr++;
+	} else {
+		nerr += check_unix_perm(f, s->unix_mode, s->line[K_UNIX_MODE],
+		    s->unix_group, s->line[K_UNIX_GROUP],
+		    s->accept_addr.kind == ADDR_UNIX, "accept", &s->unix_perm,
+		    err);
 	}
 	if (s->connect.n == 0) {
 		conf_report(err, f, s->def_line, "connect", "required");
@@ -638,7 +720,16 @@ conf_validate(struct conf *c, FILE *err)
 			conf_report(err, f, c->line[K_METRICS], "metrics", "%s",
 			    why);
 			nerr++;
+		} else {
+			nerr += check_unix_perm(f, c->unix_mode,
+			    c->line[K_GUNIX_MODE], c->unix_group,
+			    c->line[K_GUNIX_GROUP], a.kind == ADDR_UNIX,
+			    "metrics", &c->metrics_perm, err);
 		}
+	} else {
+		nerr += check_unix_perm(f, c->unix_mode, c->line[K_GUNIX_MODE],
+		    c->unix_group, c->line[K_GUNIX_GROUP], 0, "metrics",
+		    &c->metrics_perm, err);
 	}
 	if (c->log != NULL && strcmp(c->log, "stderr") != 0 &&
 	    strcmp(c->log, "syslog") != 0 && c->log[0] != '/') {
@@ -670,6 +761,20 @@ conf_validate(struct conf *c, FILE *err)
 	return nerr;
 }
 
+int
+conf_workers(const struct conf *c)
+{
+	cpu_set_t set;
+	int n;
+
+	if (c->workers != WORKERS_AUTO)
+		return c->workers;
+	if (sched_getaffinity(0, sizeof(set), &set) == -1)
+		return 1;
+	n = CPU_COUNT(&set);
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : n;
+}
+
 /* ---- -T ------------------------------------------------------------------- */
 
 static void
@@ -698,14 +803,21 @@ conf_dump(const struct conf *c, FILE *out)
 	struct conf g = *c;
 
 	g.include_dir = (char *)"";
+	/* unix_mode and unix_group only where they apply: elsewhere they
+	 * are errors, and the dump must feed back. */
+	if (c->metrics == NULL || strncmp(c->metrics, "unix:", 5) != 0)
+		g.unix_mode = g.unix_group = NULL;
 	fputs("# effective configuration written by sheath -T\n", out);
 	dump_scope(&g, KS_GLOBAL, out, "");
 	fputs("services = (\n", out);
 	for (size_t i = 0; i < c->nsvc; i++) {
+		struct service_conf sv = c->svc[i];
 		const struct service_conf *s = &c->svc[i];
 
+		if (s->accept == NULL || strncmp(s->accept, "unix:", 5) != 0)
+			sv.unix_mode = sv.unix_group = NULL;
 		fputs("  {\n", out);
-		dump_scope(s, KS_SERVICE, out, "    ");
+		dump_scope(&sv, KS_SERVICE, out, "    ");
 		dump_tls(&s->tls, out, "    ");
 		if (s->has_upstream) {
 			fputs("    upstream = {\n", out);

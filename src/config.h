@@ -26,6 +26,8 @@ enum proxy_version { PROXY_OFF, PROXY_V1, PROXY_V2 };
 	"+GROUP-SECP521R1:+GROUP-X448:+GROUP-FFDHE2048:+GROUP-FFDHE3072:" \
 	"+GROUP-FFDHE4096:+GROUP-FFDHE6144:+GROUP-FFDHE8192"
 #define MAX_CONNECT_ADDRS 16
+#define WORKERS_AUTO (-1)
+#define WORKERS_MAX 64
 
 /* TLS settings of one side of a service (the service itself, or its
  * bridge-mode `upstream` group). */
@@ -53,8 +55,10 @@ struct service_conf {
 	int accept_proxy;
 	struct strlist accept_proxy_from;
 	double timeout_connect, timeout_handshake, timeout_idle;
+	int tcp_keepalive;		/* s of silence before probes; 0 off */
 	int max_connections;		/* 0 = only the global cap */
 	int session_resumption;		/* tickets (server), cache (client) */
+	char *unix_mode, *unix_group;	/* of an `accept` unix: socket */
 	char *file;
 	int line[KEYS_COUNT];
 	int def_line;			/* line of the service group */
@@ -62,6 +66,7 @@ struct service_conf {
 
 	/* Derived by validation. */
 	struct addr_spec accept_addr;
+	struct unix_perm unix_perm;
 	struct addr_spec connect_addr[MAX_CONNECT_ADDRS];
 	int nconnect;
 	struct addr_prefix *proxy_from;	/* accept_proxy_from, parsed */
@@ -73,8 +78,10 @@ struct conf {
 	char *log;
 	int log_level;
 	char *pid_file, *user, *group, *chroot, *include_dir, *metrics;
+	char *unix_mode, *unix_group;	/* of a unix: `metrics` socket */
+	struct unix_perm metrics_perm;	/* derived by validation */
 	int max_connections;
-	int workers;
+	int workers;		/* WORKERS_AUTO: one per usable CPU */
 	double shutdown_timeout;
 	int sandbox;		/* seccomp filter in serving processes */
 	int line[KEYS_COUNT];
@@ -111,6 +118,11 @@ int conf_parse_string(const char *text, const char *name, struct conf *c,
 
 /** conf_validate(c, err): cross-key checks; returns the number of errors. */
 int conf_validate(struct conf *c, FILE *err);
+
+/** conf_workers(c): the number of processes to run: `workers`, or for
+ * "auto" the CPUs this process may run on (sched_getaffinity), 1 to
+ * WORKERS_MAX. */
+int conf_workers(const struct conf *c);
 
 /** conf_dump(c, out): the effective configuration in libconfig syntax. */
 void conf_dump(const struct conf *c, FILE *out);

@@ -491,6 +491,7 @@ next_target(struct conn *c)
 		}
 		if (sa->ss.ss_family != AF_UNIX) {
 			tcp_nodelay(fd);
+			tcp_keepalive(fd, sconf(c)->tcp_keepalive);
 			if (speaks_first(c))
 				delay_handshake_ack(fd);
 		}

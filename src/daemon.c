@@ -144,6 +144,29 @@ daemon_ready(int ok)
 	ready_fd = -1;
 }
 
+/* The pid file's directory, open from pidfile_write on: after `chroot`
+ * the path no longer leads there, the descriptor still does. */
+static int pid_dirfd = -1;
+static char pid_base[256];
+
+static void
+pidfile_keep_dir(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+
+	if (pid_dirfd != -1)
+		close(pid_dirfd);
+	pid_dirfd = -1;
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	snprintf(pid_base, sizeof(pid_base), "%s", slash ? slash + 1 : path);
+	pid_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+}
+
 int
 pidfile_write(const char *path)
 {
@@ -164,6 +187,7 @@ pidfile_write(const char *path)
 		unlink(tmp);
 		return -1;
 	}
+	pidfile_keep_dir(path);
 	return 0;
 }
 
@@ -171,14 +195,21 @@ void
 pidfile_remove(const char *path)
 {
 	char line[32] = "";
-	FILE *f = fopen(path, "r");
+	int dirfd = pid_dirfd != -1 ? pid_dirfd : AT_FDCWD;
+	const char *name = pid_dirfd != -1 ? pid_base : path;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
 
-	if (f == NULL)
+	if (fd == -1)
 		return;
-	if (fgets(line, sizeof(line), f) != NULL &&
-	    atol(line) == (long)getpid())
-		unlink(path);
-	fclose(f);
+	/* Only our own: another instance may have written it since. */
+	n = read(fd, line, sizeof(line) - 1);
+	close(fd);
+	if (n > 0 && atol(line) == (long)getpid())
+		unlinkat(dirfd, name, 0);
+	if (pid_dirfd != -1)
+		close(pid_dirfd);
+	pid_dirfd = -1;
 }
 
 int

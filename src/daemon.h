@@ -27,7 +27,8 @@ void daemon_ready(int ok);
 
 /** pidfile_write(path): write our pid atomically. -1 on error (logged). */
 int pidfile_write(const char *path);
-/** pidfile_remove(path): remove it if it still holds our pid. */
+/** pidfile_remove(path): remove it if it still holds our pid; through the
+ * directory pidfile_write kept open, so it works after chroot too. */
 void pidfile_remove(const char *path);
 
 /** daemon_check_identity(user, group, err): both exist (checked at start

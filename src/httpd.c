@@ -58,9 +58,20 @@ clients_init(void)
 	inited = 1;
 }
 
-int
-httpd_open(const char *addr, const char *file, int line, FILE *err)
+void
+httpd_reperm(const struct conf *c)
 {
+	if (lfd != -1 && spec.kind == ADDR_UNIX && !keep_files &&
+	    unix_perm_apply(spec.path, &c->metrics_perm) == -1)
+		log_warn("metrics: cannot set unix_mode/unix_group of %s: %s",
+		    spec.path, strerror(errno));
+}
+
+int
+httpd_open(const struct conf *c, FILE *err)
+{
+	const char *addr = c->metrics, *file = c->file;
+	int line = c->line[K_METRICS];
 	struct sockaddr_any sa[2];
 	char why[256];
 	int n;
@@ -71,7 +82,8 @@ httpd_open(const char *addr, const char *file, int line, FILE *err)
 		return -1;
 	}
 	for (int i = 0; i < n; i++) {
-		lfd = listen_socket(&sa[i], why, sizeof(why));
+		lfd = listen_socket(&sa[i], &c->metrics_perm, why,
+		    sizeof(why));
 		if (lfd != -1)
 			break;
 	}

@@ -9,9 +9,16 @@
 
 struct generation;
 
-/** httpd_open(addr, file, line, err): listen on addr (host:port or
- * unix:/path). Returns 0, or -1 with the problem printed to err. */
-int httpd_open(const char *addr, const char *file, int line, FILE *err);
+struct conf;
+
+/** httpd_open(c, err): listen on c's `metrics` address (host:port or
+ * unix:/path, with c's unix_mode and unix_group). Returns 0, or -1 with
+ * the problem printed to err. */
+int httpd_open(const struct conf *c, FILE *err);
+
+/** httpd_reperm(c): a reload that keeps a unix: endpoint applies c's
+ * unix_mode and unix_group to it. */
+void httpd_reperm(const struct conf *c);
 
 /** httpd_watch(): start serving in the loop. */
 void httpd_watch(void);

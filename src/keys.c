@@ -4,6 +4,7 @@
 #include "keys.h"
 #include "config.h"
 
+#include <ctype.h>
 #include <libconfig.h>
 #include <math.h>
 #include <stdlib.h>
@@ -40,6 +41,9 @@ const struct key keys[KEYS_COUNT] = {
 	  G(shutdown_timeout), NULL, 0, YEAR, 0 },
 	{ K_METRICS, "metrics", KT_STRING, G(metrics), NULL, 0, 0, 0 },
 	{ K_SANDBOX, "sandbox", KT_BOOL, G(sandbox), NULL, 0, 0, 0 },
+	{ K_GUNIX_MODE, "unix_mode", KT_STRING, G(unix_mode), NULL, 0, 0, 0 },
+	{ K_GUNIX_GROUP, "unix_group", KT_STRING, G(unix_group), NULL, 0, 0,
+	  0 },
 
 	{ K_NAME, "name", KT_STRING, S(name), NULL, 0, 0, M_ALL },
 	{ K_MODE, "mode", KT_ENUM, S(mode), mode_choices, 0, 0, M_ALL },
@@ -61,10 +65,16 @@ const struct key keys[KEYS_COUNT] = {
 	  S(timeout_handshake), NULL, 0.001, YEAR, M_ALL },
 	{ K_TIMEOUT_IDLE, "timeout_idle", KT_NUMBER, S(timeout_idle), NULL,
 	  0.001, YEAR, M_ALL },
+	{ K_TCP_KEEPALIVE, "tcp_keepalive", KT_INT, S(tcp_keepalive), NULL,
+	  0, TCP_KEEPALIVE_MAX, M_ALL },
 	{ K_MAX_CONNECTIONS, "max_connections", KT_INT, S(max_connections),
 	  NULL, 1, 1000000, M_ALL },
 	{ K_SESSION_RESUMPTION, "session_resumption", KT_BOOL,
 	  S(session_resumption), NULL, 0, 0, M_ALL },
+	{ K_UNIX_MODE, "unix_mode", KT_STRING, S(unix_mode), NULL, 0, 0,
+	  M_ALL },
+	{ K_UNIX_GROUP, "unix_group", KT_STRING, S(unix_group), NULL, 0, 0,
+	  M_ALL },
 	{ K_UPSTREAM, "upstream", KT_GROUP, S(upstream), NULL, 0, 0,
 	  M_BRIDGE },
 
@@ -92,16 +102,82 @@ const struct key keys[KEYS_COUNT] = {
 	  0, 0, M_CLIENT | M_BRIDGE },
 };
 
+/* Whether a key of scope k may be set where scope applies. */
+static int
+usable(const struct key *k, enum key_scope scope)
+{
+	return k->scope == scope || (scope == KS_SERVICE && k->scope == KS_TLS);
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent
+ * transpositions), capped: names are short. */
+static size_t
+distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), d[34][34];
+
+	if (la > 32 || lb > 32)
+		return 99;
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cost = a[i - 1] != b[j - 1], v;
+
+			v = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < v)
+				v = d[i][j - 1] + 1;
+			if (d[i - 1][j - 1] + cost < v)
+				v = d[i - 1][j - 1] + cost;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] &&
+			    a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
+		}
+	return d[la][lb];
+}
+
+const char *
+key_suggest(const char *name, enum key_scope scope)
+{
+	static const char services[] = "services";
+	char norm[64];
+	const char *best = NULL;
+	size_t n = strlen(name), bestd, max;
+
+	if (n >= sizeof(norm))
+		return NULL;
+	/* --allow-cn and Allow_CN are near misses too. */
+	for (size_t i = 0; i <= n; i++)
+		norm[i] = name[i] == '-' ? '_' : (char)tolower(
+		    (unsigned char)name[i]);
+	max = n <= 4 ? 1 : n < 12 ? 2 : 3;
+	bestd = max + 1;
+	for (size_t i = 0; i < KEYS_COUNT; i++) {
+		size_t d;
+
+		if (!usable(&keys[i], scope))
+			continue;
+		d = distance(norm, keys[i].name);
+		if (d < bestd) {
+			bestd = d;
+			best = keys[i].name;
+		}
+	}
+	if (scope == KS_GLOBAL && distance(norm, services) < bestd)
+		best = services;
+	return best;
+}
+
 const struct key *
 key_find(const char *name, enum key_scope scope)
 {
 	for (size_t i = 0; i < KEYS_COUNT; i++) {
 		const struct key *k = &keys[i];
 
-		if (strcmp(k->name, name) != 0)
-			continue;
-		if (k->scope == scope ||
-		    (scope == KS_SERVICE && k->scope == KS_TLS))
+		if (strcmp(k->name, name) == 0 && usable(k, scope))
 			return k;
 	}
 	return NULL;
@@ -172,7 +248,8 @@ store_number(const struct key *k, void *base, double v, char *err,
 	if (!(v >= k->min && v <= k->max) || !isfinite(v)) {
 		if (k->type == KT_INT)
 			snprintf(err, errlen, "must be an integer from %.0f to "
-			    "%.0f", k->min, k->max);
+			    "%.0f%s", k->min, k->max, k->id == K_WORKERS ?
+			    " or \"auto\"" : "");
 		else
 			snprintf(err, errlen, "must be a number from %g to %g",
 			    k->min, k->max);
@@ -213,9 +290,16 @@ key_set_string(const struct key *k, void *base, const char *v, char *err,
 		return 0;
 	case KT_INT:
 	case KT_NUMBER:
+		if (k->id == K_WORKERS && strcmp(v, "auto") == 0) {
+			*FIELD(base, k, int) = WORKERS_AUTO;
+			return 0;
+		}
 		d = strtod(v, &end);
 		if (*v == '\0' || *end != '\0' ||
 		    (k->type == KT_INT && d != floor(d))) {
+			/* workers: the message that names "auto" */
+			if (k->id == K_WORKERS)
+				return store_number(k, base, NAN, err, errlen);
 			snprintf(err, errlen, "must be %s",
 			    k->type == KT_INT ? "an integer" : "a number");
 			return -1;
@@ -291,6 +375,9 @@ key_set_setting(const struct key *k, void *base,
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
 			return store_number(k, base,
 			    (double)config_setting_get_int64(s), err, errlen);
+		if (k->id == K_WORKERS && t == CONFIG_TYPE_STRING)
+			return key_set_string(k, base,
+			    config_setting_get_string(s), err, errlen);
 		break;
 	case KT_NUMBER:
 		if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
@@ -305,7 +392,8 @@ key_set_setting(const struct key *k, void *base,
 			return 0;
 		break;
 	}
-	snprintf(err, errlen, "must be %s", type_name(k->type));
+	snprintf(err, errlen, "must be %s%s", type_name(k->type),
+	    k->id == K_WORKERS ? " or \"auto\"" : "");
 	return -1;
 }
 
@@ -317,7 +405,9 @@ key_is_set(const struct key *k, const void *base)
 	if (k->type == KT_STRLIST)
 		return CFIELD(base, k, struct strlist)->n > 0;
 	if (k->type == KT_INT)	/* 0 below the minimum means "not set" */
-		return *CFIELD(base, k, int) >= k->min;
+		return *CFIELD(base, k, int) >= k->min ||
+		    (k->id == K_WORKERS && *CFIELD(base, k, int) ==
+		    WORKERS_AUTO);
 	return 1;
 }
 
@@ -381,7 +471,12 @@ key_dump(const struct key *k, const void *base, FILE *out, const char *indent)
 		fputs(*CFIELD(base, k, int) ? "true" : "false", out);
 		break;
 	case KT_INT:
-		fprintf(out, "%d", *CFIELD(base, k, int));
+		/* "auto" stays "auto": the dump is for this or any host. */
+		if (k->id == K_WORKERS && *CFIELD(base, k, int) ==
+		    WORKERS_AUTO)
+			fputs("\"auto\"", out);
+		else
+			fprintf(out, "%d", *CFIELD(base, k, int));
 		break;
 	case KT_NUMBER:
 		snprintf(num, sizeof(num), "%.15g", *CFIELD(base, k, double));

@@ -11,12 +11,13 @@ enum key_id {
 	/* global */
 	K_LOG, K_LOG_LEVEL, K_PID_FILE, K_USER, K_GROUP, K_CHROOT,
 	K_INCLUDE_DIR, K_GMAX_CONNECTIONS, K_WORKERS, K_SHUTDOWN_TIMEOUT,
-	K_METRICS, K_SANDBOX,
+	K_METRICS, K_SANDBOX, K_GUNIX_MODE, K_GUNIX_GROUP,
 	/* service */
 	K_NAME, K_MODE, K_ACCEPT, K_CONNECT, K_OCSP_RESPONSE,
 	K_TICKET_KEY_FILE, K_PROXY_PROTOCOL, K_ACCEPT_PROXY, K_ACCEPT_PROXY_FROM,
-	K_TIMEOUT_CONNECT, K_TIMEOUT_HANDSHAKE, K_TIMEOUT_IDLE,
-	K_MAX_CONNECTIONS, K_SESSION_RESUMPTION, K_UPSTREAM,
+	K_TIMEOUT_CONNECT, K_TIMEOUT_HANDSHAKE, K_TIMEOUT_IDLE, K_TCP_KEEPALIVE,
+	K_MAX_CONNECTIONS, K_SESSION_RESUMPTION, K_UNIX_MODE, K_UNIX_GROUP,
+	K_UPSTREAM,
 	/* TLS side: valid in a service and in its upstream group */
 	K_CERT, K_KEY, K_CA, K_CRL, K_VERIFY, K_VERIFY_NAME, K_SNI,
 	K_ALLOW_CN, K_ALLOW_DNS, K_ALLOW_URI, K_ALLOW_OU, K_PIN_SHA256,
@@ -50,6 +51,11 @@ extern const struct key keys[KEYS_COUNT];
 /** key_find(name, scope): the key of that name usable in scope (a KS_TLS key
  * is usable in KS_SERVICE), or NULL. */
 const struct key *key_find(const char *name, enum key_scope scope);
+
+/** key_suggest(name, scope): the key usable in scope (or `services` at the
+ * top level) whose name is closest to an unknown name, when it is close
+ * enough to be a typo (dashes and case aside); NULL otherwise. */
+const char *key_suggest(const char *name, enum key_scope scope);
 
 /** key_set_string(k, base, value, err, errlen): set k in the struct at base
  * from a command-line string (lists append). Returns 0 or -1 with a reason. */

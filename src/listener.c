@@ -46,34 +46,102 @@ listener_init(int max_connections)
 }
 
 int
-listen_socket(const struct sockaddr_any *sa, char *err, size_t errlen)
+unix_perm_apply(const char *path, const struct unix_perm *perm)
+{
+	if (perm->gid != (gid_t)-1 && chown(path, (uid_t)-1, perm->gid) == -1)
+		return -1;
+	return chmod(path, perm->mode);
+}
+
+/* A unix socket is bound under a temporary name in the same directory
+ * while nobody may use it (umask 0777: mode 0000), gets its group and
+ * mode, listens, and only then is renamed onto its path: no client ever
+ * sees it with other permissions, and a stale socket file there is
+ * replaced in the same step. */
+static int
+listen_unix(const struct sockaddr_any *sa, const struct unix_perm *perm,
+    char *err, size_t errlen)
+{
+	static const struct unix_perm def = { 0660, (gid_t)-1 };
+	static unsigned seq;
+	const char *path = ((const struct sockaddr_un *)&sa->ss)->sun_path;
+	const char *slash = strrchr(path, '/');
+	size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	struct sockaddr_un tmp;
+	struct stat st;
+	const char *step = "bind";
+	mode_t old;
+	int fd, n, r;
+
+	if (perm == NULL)
+		perm = &def;
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "cannot listen on unix:%s: it exists and "
+		    "is not a socket", path);
+		return -1;
+	}
+	memset(&tmp, 0, sizeof(tmp));
+	tmp.sun_family = AF_UNIX;
+	memcpy(tmp.sun_path, path, dirlen);
+	n = snprintf(tmp.sun_path + dirlen, sizeof(tmp.sun_path) - dirlen,
+	    ".sheath-%ld.%u", (long)getpid(), seq++);
+	if (n < 0 || (size_t)n >= sizeof(tmp.sun_path) - dirlen) {
+		snprintf(err, errlen, "cannot listen on unix:%s: the path is "
+		    "too long for its temporary name in the same directory",
+		    path);
+		return -1;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		step = "socket";
+		goto fail;
+	}
+	(void)unlink(tmp.sun_path);
+	old = umask(0777);
+	r = bind(fd, (const struct sockaddr *)&tmp, sizeof(tmp));
+	umask(old);
+	if (r == -1)
+		goto fail;
+	if (unix_perm_apply(tmp.sun_path, perm) == -1)
+		step = perm->gid != (gid_t)-1 ? "chown/chmod" : "chmod";
+	else if (listen(fd, 511) == -1)
+		step = "listen";
+	else if (rename(tmp.sun_path, path) == -1)
+		step = "rename";
+	else
+		return fd;
+	r = errno;
+	(void)unlink(tmp.sun_path);
+	errno = r;
+fail:
+	snprintf(err, errlen, "cannot listen on unix:%s: %s: %s", path, step,
+	    strerror(errno));
+	if (fd != -1)
+		close(fd);
+	return -1;
+}
+
+int
+listen_socket(const struct sockaddr_any *sa, const struct unix_perm *perm,
+    char *err, size_t errlen)
 {
 	int fd, one = 1, zero = 0;
 	char addr[ADDR_STRLEN];
 
+	if (sa->ss.ss_family == AF_UNIX)
+		return listen_unix(sa, perm, err, errlen);
 	fd = socket(sa->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	if (sa->ss.ss_family == AF_UNIX) {
-		const char *path = ((const struct sockaddr_un *)&sa->ss)->
-		    sun_path;
-		struct stat st;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 =
+		    (const struct sockaddr_in6 *)&sa->ss;
+		int v6only = !IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
 
-		/* A socket file left by an earlier run is replaced;
-		 * anything else at that path is an error. */
-		if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
-			unlink(path);
-	} else {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (sa->ss.ss_family == AF_INET6) {
-			const struct sockaddr_in6 *s6 =
-			    (const struct sockaddr_in6 *)&sa->ss;
-			int v6only = !IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr);
-
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ?
-			    &one : &zero, sizeof(int));
-		}
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one :
+		    &zero, sizeof(int));
 	}
 	if (bind(fd, (const struct sockaddr *)&sa->ss, sa->len) == -1 ||
 	    listen(fd, 511) == -1)
@@ -110,7 +178,8 @@ listener_open(struct service *s, FILE *err)
 	for (int i = 0; i < s->nlisten_sa; i++) {
 		char why[256];
 
-		s->lfd = listen_socket(&s->listen_sa[i], why, sizeof(why));
+		s->lfd = listen_socket(&s->listen_sa[i], &s->conf->unix_perm,
+		    why, sizeof(why));
 		if (s->lfd != -1)
 			return 0;
 		if (i + 1 == s->nlisten_sa)
@@ -179,6 +248,10 @@ accept_event(void *arg, short revents)
 			    total >= global_max ? global_max : limit);
 			continue;
 		}
+		/* Per connection, not on the listener: a reload that
+		 * keeps the listener may change tcp_keepalive. */
+		if (ss.ss_family != AF_UNIX)
+			tcp_keepalive(fd, s->conf->tcp_keepalive);
 		conn_start(s, fd, (struct sockaddr *)&ss, len);
 	}
 }
@@ -228,6 +301,12 @@ listener_take(struct service *dst, struct service *src)
 	dst->lfd = src->lfd;
 	dst->activated = src->activated;
 	src->lfd = -1;
+	if (dst->conf->accept_addr.kind == ADDR_UNIX && !dst->activated &&
+	    unlink_on_close && unix_perm_apply(dst->conf->accept_addr.path,
+	    &dst->conf->unix_perm) == -1)
+		log_warn("service %s: cannot set unix_mode/unix_group of "
+		    "%s: %s", dst->conf->name, dst->conf->accept_addr.path,
+		    strerror(errno));
 	if (src->lslot >= 0) {
 		loop_del(&src->lslot);
 		loop_add(&dst->lslot, dst->lfd, POLLIN, accept_event, dst);

@@ -6,10 +6,17 @@
 
 #include "service.h"
 
-/** listen_socket(sa, err, errlen): a non-blocking listening socket on sa
- * (SO_REUSEADDR; [::] dual-stack; a stale unix socket file replaced), or -1
- * with a reason. */
-int listen_socket(const struct sockaddr_any *sa, char *err, size_t errlen);
+/** listen_socket(sa, perm, err, errlen): a non-blocking listening socket on
+ * sa (SO_REUSEADDR; [::] dual-stack), or -1 with a reason. A unix socket
+ * file gets perm (NULL: 0660) before it appears at its path, replacing a
+ * stale socket file there. */
+int listen_socket(const struct sockaddr_any *sa, const struct unix_perm *perm,
+    char *err, size_t errlen);
+
+/** unix_perm_apply(path, perm): chown/chmod an existing socket file (a
+ * reload that keeps the socket but changes unix_mode or unix_group).
+ * Returns 0 or -1 (errno set). */
+int unix_perm_apply(const char *path, const struct unix_perm *perm);
 
 /** listener_open(s, err): bind and listen for service s (SO_REUSEADDR,
  * dual-stack for ":port", a stale unix socket file replaced). Returns 0, or

@@ -4,6 +4,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "makepair.h"
 #include "service.h"
 #include "runner.h"
 #include "sandbox.h"
@@ -35,6 +36,7 @@ usage(FILE *out)
 	fprintf(out,
 	    "usage: sheath [-c FILE] [-f] [-t | -T] [-l LEVEL] "
 	    "[SERVICE OPTIONS...]\n"
+	    "       sheath --make-pair DIR --backend ADDR [PAIR OPTIONS...]\n"
 	    "       sheath -V | --version\n"
 	    "       sheath -h | --help\n"
 	    "\n"
@@ -49,12 +51,40 @@ usage(FILE *out)
 	    "Any service key may be given as --KEY VALUE (e.g. --mode server\n"
 	    "--accept :5433 --connect 127.0.0.1:5432 --cert c.pem --key k.pem\n"
 	    "--ca ca.pem); bridge-mode upstream keys as --upstream-KEY VALUE.\n"
+	    "\n"
+	    "--make-pair DIR writes a private CA, certificates and configs\n"
+	    "for both ends of a tunnel; PAIR OPTIONS: --name NAME,\n"
+	    "--server-name DNS, --server-accept ADDR, --client-accept ADDR,\n"
+	    "--server-connect ADDR, --days N, --clients N, --etc PATH.\n"
 	    "See sheath(8) and sheath.conf(5).\n", DEFAULT_CONFIG);
 }
 
 /* ---- command line ----------------------------------------------------------- */
 
 enum { OPT_LIST_KEYS = 256 };
+
+/* An unknown --NAME, with the key meant when it is a near miss. */
+static void
+unknown_long(const char *arg)
+{
+	char name[64];
+	const char *near, *p = arg + 2;
+	int up = strncmp(p, "upstream-", 9) == 0 ||
+	    strncmp(p, "upstream_", 9) == 0;
+
+	snprintf(name, sizeof(name), "%.*s", (int)strcspn(p + (up ? 9 : 0),
+	    "="), p + (up ? 9 : 0));
+	near = key_suggest(name, up ? KS_TLS : KS_SERVICE);
+	if (near != NULL && strncmp(arg, "--", 2) == 0) {
+		fprintf(stderr, "sheath: unknown option %.*s (did you mean "
+		    "--%s", (int)strcspn(arg, "="), arg, up ? "upstream-" : "");
+		for (const char *c = near; *c; c++)
+			fputc(*c == '_' ? '-' : *c, stderr);
+		fputs("?)\n", stderr);
+	} else {
+		fprintf(stderr, "sheath: unknown option %s\n", arg);
+	}
+}
 
 static void
 parse_args(int argc, char **argv)
@@ -110,8 +140,7 @@ parse_args(int argc, char **argv)
 				fprintf(stderr, "sheath: unknown option -%c\n",
 				    optopt);
 			else
-				fprintf(stderr, "sheath: unknown option %s\n",
-				    argv[optind - 1]);
+				unknown_long(argv[optind - 1]);
 			usage(stderr);
 			exit(2);
 		default:
@@ -147,6 +176,8 @@ main(int argc, char **argv)
 	struct generation *g;
 	int rc, sandboxed;
 
+	if (makepair_wanted(argc, argv))
+		return makepair_main(argc, argv, SYSCONFDIR "/sheath");
 	parse_args(argc, argv);
 	if (opt.list_keys) {
 		key_list(stdout);
@@ -189,8 +220,8 @@ main(int argc, char **argv)
 		return 1;
 	/* Sandboxed workers cannot bind or read a new configuration: a
 	 * supervisor that serves nothing reloads for them, even for one. */
-	if (g->conf->workers > 1 || sandboxed)
-		rc = supervise(g->conf->workers);
+	if (conf_workers(g->conf) > 1 || sandboxed)
+		rc = supervise(conf_workers(g->conf));
 	else
 		rc = runner_serve(ROLE_SINGLE);
 	runner_exit();

@@ -151,15 +151,17 @@ reload_metrics_endpoint(const struct conf *c)
 	FILE *mem;
 
 	if ((now == NULL && c->metrics == NULL) ||
-	    (now && c->metrics && strcmp(now, c->metrics) == 0))
+	    (now && c->metrics && strcmp(now, c->metrics) == 0)) {
+		httpd_reperm(c);
 		return;
+	}
 	httpd_close();
 	if (c->metrics == NULL)
 		return;
 	mem = open_memstream(&text, &len);
 	if (mem == NULL)
 		return;
-	if (httpd_open(c->metrics, c->file, c->line[K_METRICS], mem) == 0 &&
+	if (httpd_open(c, mem) == 0 &&
 	    role != ROLE_SUPERVISOR)
 		httpd_watch();
 	fclose(mem);
@@ -300,8 +302,7 @@ runner_start(FILE *err)
 	if (open_listeners(cur, NULL, err) == -1)
 		return -1;
 	sysd_close_unused();
-	if (c->metrics && httpd_open(c->metrics, c->file, c->line[K_METRICS],
-	    err) == -1)
+	if (c->metrics && httpd_open(c, err) == -1)
 		return -1;
 	listener_init(c->max_connections);
 	if (!foreground && daemon_detach() == -1) {

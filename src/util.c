@@ -106,6 +106,21 @@ set_nonblock_cloexec(int fd)
 }
 
 void
+tcp_keepalive(int fd, int idle)
+{
+	int on = idle > 0, intvl = idle < 60 ? idle : 60;
+	int cnt = TCP_KEEPALIVE_PROBES;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if (!on)
+		return;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl,
+	    sizeof(intvl));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void
 tcp_nodelay(int fd)
 {
 	int one = 1;

@@ -42,4 +42,14 @@ int set_nonblock_cloexec(int fd);
  * socket has no such option). */
 void tcp_nodelay(int fd);
 
+#define TCP_KEEPALIVE_DEFAULT 300
+#define TCP_KEEPALIVE_MAX 32767	/* Linux's limit for TCP_KEEPIDLE */
+#define TCP_KEEPALIVE_PROBES 5
+
+/** tcp_keepalive(fd, idle): keepalive probes after idle seconds without
+ * traffic, then every min(idle, 60) s; after TCP_KEEPALIVE_PROBES
+ * unanswered the kernel reports the connection dead. idle 0 turns them
+ * off. Errors are ignored, as for tcp_nodelay. */
+void tcp_keepalive(int fd, int idle);
+
 #endif

@@ -67,7 +67,9 @@ main(void)
 	CHECK(c->nsvc == 1);
 	CHECK(c->svc[0].mode == MODE_SERVER);
 	CHECK(c->svc[0].tls.verify == VERIFY_REQUIRE);
-	CHECK(c->svc[0].timeout_idle == 300);
+	CHECK(c->svc[0].timeout_idle == 43200);
+	CHECK(c->svc[0].tcp_keepalive == 300);
+	CHECK(c->workers == 1);
 	CHECK(c->svc[0].timeout_handshake == 10);
 	CHECK(c->max_connections == 10000);
 	CHECK(c->svc[0].connect.n == 1);
