@@ -161,6 +161,8 @@ def one(args, header, ctx, session):
         f["end"] = "timeout"
     except OSError as e:
         f["end"] = "error:" + type(e).__name__
+    except ValueError as e:  # ssl on a socket the peer already closed
+        f["end"] = "error:" + type(e).__name__
     sock.close()
     toolslib.out("handshake=%s version=%s cipher=%s alpn=%s resumed=%s local=%s sent=%d sent_sha256=%s "
                  "recv=%d recv_sha256=%s end=%s error=%s" % (
