@@ -194,13 +194,14 @@ sys_fail(struct end *e)
 	return IO_ERR;
 }
 
-ssize_t
-io_peek(struct end *e, void *buf, size_t len)
+/* recv() on a plaintext end, its results as IO_* codes. */
+static ssize_t
+plain_recv(struct end *e, void *buf, size_t len, int flags)
 {
 	ssize_t r;
 
 	do
-		r = recv(e->fd, buf, len, MSG_PEEK);
+		r = recv(e->fd, buf, len, flags);
 	while (r == -1 && errno == EINTR);
 	if (r > 0)
 		return r;
@@ -212,22 +213,18 @@ io_peek(struct end *e, void *buf, size_t len)
 }
 
 ssize_t
+io_peek(struct end *e, void *buf, size_t len)
+{
+	return plain_recv(e, buf, len, MSG_PEEK);
+}
+
+ssize_t
 io_read(struct end *e, void *buf, size_t len)
 {
 	ssize_t r;
 
-	if (e->tls == NULL) {
-		do
-			r = recv(e->fd, buf, len, 0);
-		while (r == -1 && errno == EINTR);
-		if (r > 0)
-			return r;
-		if (r == 0)
-			return IO_EOF;
-		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return IO_WANT_READ;
-		return sys_fail(e);
-	}
+	if (e->tls == NULL)
+		return plain_recv(e, buf, len, 0);
 	for (int tries = 0; tries < 16;) {
 		unsigned long long before = e->pulled;
 
