@@ -436,6 +436,18 @@ expect_alert() {
 	assert_no_plaintext
 }
 
+@test "alerts: a sheath client whose server has the wrong name tells it bad_certificate" {
+	start_tls_server server2
+	local bad
+	bad=$(free_port)
+	start_clients "$(client_svc bad "127.0.0.1:$bad" "127.0.0.1:$TLS_PORT" verify_name=localhost)"
+	probe_through "$bad"
+	wait_for_log "$BATS_TEST_TMPDIR/cli.log" 'service=bad .*end=rejected: name mismatch \(expected "localhost"\): subject "CN=server2"'
+	wait_for_file "$BATS_TEST_TMPDIR/rec/conn-1"
+	assert_equal "$(kv end "$(cat "$BATS_TEST_TMPDIR/rec/conn-1")")" alert:SSLV3_ALERT_BAD_CERTIFICATE
+	assert_no_plaintext
+}
+
 @test "renegotiation: a TLS 1.2 client that renegotiates is cut and logged as rejected: renegotiation" {
 	start_server
 	local n0

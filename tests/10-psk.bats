@@ -335,5 +335,7 @@ assert_ticket_refused() {
 	wait_conn_line "$SRV_LOG" srv 3
 	assert_equal "$(kv end "$(last_srv_line)")" rejected:
 	[[ $(last_srv_line) == *'end=rejected: unknown PSK identity'* ]] || fail "not rejected for the identity: $(last_srv_line)"
+	# and the client was told so
+	assert_equal "$(kv alert "$output")" access_was_denied
 	assert_equal "$(backend_count "$COUNT")" 2
 }

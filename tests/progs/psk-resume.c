@@ -9,12 +9,14 @@
  *
  * save prints first=ok|fail:... and writes the session (with its ticket)
  * to FILE; offer prints handshake=ok|fail:..., resumed=yes|no and recv=N
- * (bytes of the echo of a 5-byte message; 0 if none came back). Exit 0
+ * (bytes of the echo of a 5-byte message; 0 if none came back), and
+ * alert=NAME when the server ended the session with a fatal alert. Exit 0
  * when the lines were printed, 1 when save got no ticket, 2 on bad usage.
  * Blocking sockets, 5 s timeouts. */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <gnutls/gnutls.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -58,7 +60,7 @@ static int
 echo(gnutls_session_t s)
 {
 	char buf[64];
-	int got = 0, r;
+	int got = 0, r = 0;
 
 	if (gnutls_record_send(s, "hello", 5) != 5)
 		return 0;
@@ -70,6 +72,15 @@ echo(gnutls_session_t s)
 			got += r;
 		else if (r == 0 || gnutls_error_is_fatal(r))
 			break;
+	}
+	if (got == 0 && r == GNUTLS_E_FATAL_ALERT_RECEIVED) {
+		/* GnuTLS's words, "Access was denied": access_was_denied */
+		const char *n = gnutls_alert_get_name(gnutls_alert_get(s));
+
+		fputs("alert=", stdout);
+		for (; n != NULL && *n; n++)
+			putchar(*n == ' ' ? '_' : tolower((unsigned char)*n));
+		putchar('\n');
 	}
 	return got;
 }
