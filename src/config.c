@@ -391,18 +391,6 @@ conf_read(const char *path, int foreground, FILE *err)
 	return c;
 }
 
-struct conf *
-conf_load(const char *path, int foreground, FILE *err)
-{
-	struct conf *c = conf_read(path, foreground, err);
-
-	if (c != NULL && (c->errors || conf_validate(c, err) != 0)) {
-		conf_free(c);
-		return NULL;
-	}
-	return c;
-}
-
 /* ---- validation ---------------------------------------------------------- */
 
 static int

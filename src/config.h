@@ -100,14 +100,11 @@ void conf_free(struct conf *c);
 struct service_conf *conf_add_service(struct conf *c, const char *file,
     int line);
 
-/** conf_load(path, foreground, err): parse the main file and include_dir
- * into a new conf and validate it. On error returns NULL and has printed
- * every problem to err (stderr, or a buffer on reload). */
-struct conf *conf_load(const char *path, int foreground, FILE *err);
-
-/** conf_read(path, foreground, err): as conf_load, without conf_validate
- * (the caller may add services first). Returns NULL only when a file could
- * not be parsed at all; otherwise c->errors counts what was printed. */
+/** conf_read(path, foreground, err): parse the main file and include_dir
+ * into a new conf, without conf_validate (the caller may add services
+ * first). Returns NULL only when a file could not be parsed at all;
+ * otherwise c->errors counts what was printed (to err: stderr, or a buffer
+ * on reload). */
 struct conf *conf_read(const char *path, int foreground, FILE *err);
 
 /** conf_parse_string(text, name, c, err): parse libconfig text as a main

@@ -67,7 +67,6 @@ struct conn {
 	int target;
 	int last_errno;
 	enum verdict why;		/* of a rejection */
-	int verified;			/* handshake(s) done and accepted */
 	int a_hs_done, b_hs_done;
 	struct tls_user tu;		/* accept side: JA4 of its hello */
 	int board;			/* row on the status board, or -1 */
@@ -365,7 +364,6 @@ static void
 enter_relay(struct conn *c)
 {
 	c->stage = ST_RELAY;
-	c->verified = 1;
 	c->a.can_read = c->a.can_write = 1;
 	c->b.can_read = c->b.can_write = 1;
 	c->a.rd_want = c->b.rd_want = POLLIN;

@@ -94,12 +94,6 @@ log_set_level(int level)
 	threshold = level;
 }
 
-int
-log_enabled(int level)
-{
-	return level <= threshold;
-}
-
 void
 log_reopen(void)
 {

@@ -19,8 +19,6 @@ const char *log_target(void);
 
 /** log_set_level(level): change the threshold. */
 void log_set_level(int level);
-/** log_enabled(level): whether a message at level would be written. */
-int log_enabled(int level);
 /** log_reopen(): reopen a log file (SIGUSR1, after logrotate moved it). */
 void log_reopen(void);
 /** log_close(): release the target. */

@@ -140,12 +140,6 @@ loop_run(volatile int *stop)
 			break;
 }
 
-int
-loop_count(void)
-{
-	return n - ndead;
-}
-
 void
 loop_free(void)
 {

@@ -35,8 +35,6 @@ int loop_once(int max_wait_ms);
 /** loop_run(stop): run until *stop becomes true (checked after each pass). */
 void loop_run(volatile int *stop);
 
-/** loop_count(): fds watched. */
-int loop_count(void);
 
 /** loop_free(): release the tables. */
 void loop_free(void);

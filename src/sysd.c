@@ -80,12 +80,6 @@ sysd_notify(const char *fmt, ...)
 	sd_notify(0, buf);
 }
 
-int
-sysd_enabled(void)
-{
-	return 1;
-}
-
 #else /* !HAVE_SYSTEMD */
 
 int
@@ -104,12 +98,6 @@ void
 sysd_notify(const char *fmt, ...)
 {
 	(void)fmt;
-}
-
-int
-sysd_enabled(void)
-{
-	return 0;
 }
 
 #endif

@@ -14,7 +14,5 @@ int sysd_listen_fd(const char *name);
 /** sysd_close_unused(): close (and log) passed sockets no service took. */
 void sysd_close_unused(void);
 
-/** sysd_enabled(): whether sheath was built with libsystemd. */
-int sysd_enabled(void);
 
 #endif

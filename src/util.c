@@ -76,13 +76,6 @@ strlist_free(struct strlist *l)
 	l->n = 0;
 }
 
-void
-strlist_copy(struct strlist *dst, const struct strlist *src)
-{
-	for (size_t i = 0; i < src->n; i++)
-		strlist_add(dst, src->v[i]);
-}
-
 int64_t
 now_ms(void)
 {

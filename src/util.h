@@ -24,8 +24,6 @@ struct strlist {
 void strlist_add(struct strlist *l, const char *s);
 /** strlist_free(l): free every string and the vector; l is left empty. */
 void strlist_free(struct strlist *l);
-/** strlist_copy(dst, src): deep copy; dst must be empty. */
-void strlist_copy(struct strlist *dst, const struct strlist *src);
 
 /** shared_map(size): zeroed memory shared with the processes forked after
  * this call (the metrics table, the status board); NULL on error. */
