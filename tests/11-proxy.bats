@@ -540,7 +540,7 @@ start_haproxy() {
 	last_conn_line | grep -qF 'end=rejected: PROXY header from untrusted source' ||
 		fail "not rejected for its source: $(last_conn_line)"
 	# the real source is logged: the header was never read
-	assert_kv "$(last_conn_line)" peer "$(kv local "$output")"
+	[[ $(kv peer "$(last_conn_line)") == 127.0.0.1:* ]] || fail "not the real source: $(last_conn_line)"
 	grep -qF 'rejected: PROXY header from untrusted source' "$SRV_LOG" ||
 		fail "no notice line"
 	expect_no_backend

@@ -100,7 +100,14 @@ def one(args, header, ctx, session):
          "end": "-", "error": "-"}
     sent = toolslib.Hasher()
     recv = toolslib.Hasher()
-    sock = toolslib.connect(args.connect, timeout=args.timeout)
+    try:
+        sock = toolslib.connect(args.connect, timeout=args.timeout)
+    except ConnectionResetError:
+        # a server that closes at once with a reset (a refused source) can
+        # do so before connect() has looked at the socket's status
+        toolslib.out("handshake=- version=- cipher=- alpn=- resumed=- local=- sent=0 recv=0 "
+                     "end=reset error=connect")
+        return None
     local = toolslib.local_name(sock)
     new_session = None
     try:
