@@ -484,7 +484,9 @@ release() {
 		--ready-file "$BATS_TEST_TMPDIR/late.ready" --go-file "$BATS_TEST_TMPDIR/late.go" --timeout 150
 	wait_for_file "$BATS_TEST_TMPDIR/late.ready" 15
 
-	# idle tunnels until one is refused, and a few more attempts after it
+	# idle tunnels until one is refused, and a few more attempts after it;
+	# the rate-limited warnings may start from here on
+	local t_exhausted=$SECONDS
 	hold tunnels --connect "$CLI_ADDR" --extra 5
 	local held
 	held=$(kv held "$HOLD_STATE")
@@ -499,7 +501,6 @@ release() {
 	((silent <= 2)) || fail "$silent silent peers fit after the tunnels were refused"
 	[[ $(kv first "$HOLD_STATE") == reset ]] || fail "the first refused silent peer: $HOLD_STATE"
 	[[ $(kv extra_results "$HOLD_STATE") == reset,reset,reset ]] || fail "later silent peers: $HOLD_STATE"
-	local t_exhausted=$SECONDS
 	wait_for_log "$SRV_LOG" 'warning: service srv: out of file descriptors, refusing new connections' 10
 
 	# hammer it for 3 s: every attempt is closed at once, and the loop does
