@@ -72,7 +72,7 @@ fi
 
 deps_cflags=
 deps_libs=
-for v in GNUTLS LIBCONFIG SYSTEMD; do
+for v in GNUTLS LIBCONFIG SYSTEMD SECCOMP; do
 	deps_cflags="$deps_cflags $(mkvar ${v}_CFLAGS)"
 	deps_libs="$deps_libs $(mkvar ${v}_LIBS)"
 done
@@ -82,6 +82,10 @@ if [ -z "$(echo $deps_libs)" ]; then
 	if grep -q '^#define HAVE_SYSTEMD 1' "$BUILDDIR/autoconfig.h"; then
 		deps_cflags="$deps_cflags $(pkg-config --cflags libsystemd)"
 		deps_libs="$deps_libs $(pkg-config --libs libsystemd)"
+	fi
+	if grep -q '^#define HAVE_SECCOMP 1' "$BUILDDIR/autoconfig.h"; then
+		deps_cflags="$deps_cflags $(pkg-config --cflags libseccomp)"
+		deps_libs="$deps_libs $(pkg-config --libs libseccomp)"
 	fi
 fi
 
