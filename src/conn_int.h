@@ -1,0 +1,98 @@
+/* conn_int.h: what conn.c (the stages and the life cycle) and relay.c (the
+ * relay of an established pair) share about a connection. Private to the
+ * two: nothing else may include it. */
+#ifndef SHEATH_CONN_INT_H
+#define SHEATH_CONN_INT_H
+
+#include <stdint.h>
+
+#include "buf.h"
+#include "io.h"
+#include "metrics.h"
+#include "proxy.h"
+#include "service.h"
+#include "tls.h"
+#include "verdict.h"
+
+enum stage { ST_PROXY_IN, ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B,
+	ST_RELAY };
+enum dstate { D_OPEN, D_DRAIN, D_SHUT };
+
+struct conn;
+
+struct side {
+	struct end io;
+	struct conn *conn;
+	int slot;
+	short rd_want, wr_want;	/* event the next read / write waits for */
+	short hs_want;		/* event the handshake waits for */
+	unsigned can_read : 1, can_write : 1;
+};
+
+struct dir {
+	struct buf buf;
+	enum dstate state;
+	uint64_t bytes;
+};
+
+struct conn {
+	struct conn *prev, *next;		/* every connection */
+	struct conn *rprev, *rnext;		/* ready list */
+	int on_ready;
+	struct service *svc;
+	enum stage stage;
+	struct side a, b;
+	struct dir ab, ba;
+	int64_t started, deadline;
+	int target;
+	int last_errno;
+	enum verdict why;		/* of a rejection */
+	int a_hs_done, b_hs_done;
+	struct tls_user tu;		/* accept side: JA4 of its hello */
+	int board;			/* row on the status board, or -1 */
+	int shown;			/* the stage the board shows */
+	struct proxy_state *px;		/* only with PROXY protocol keys */
+	char peer[ADDR_STRLEN];
+	char identity[256];
+};
+
+/* The addresses a PROXY header carries (what a received header said, or the
+ * real ones), and a received header while it is read. */
+struct proxy_state {
+	struct proxy_addrs addrs;
+	unsigned char *in;
+	size_t have;
+};
+
+static inline const struct service_conf *
+sconf(const struct conn *c)
+{
+	return c->svc->conf;
+}
+
+static inline int64_t
+ms(double seconds)
+{
+	return (int64_t)(seconds * 1000.0 + 0.5);
+}
+
+/* conn.c */
+/** conn_close(c, r, detail): log the connection's line and free it. */
+void conn_close(struct conn *c, enum outcome r, const char *detail);
+/** conn_reject(c, x, v, reason): turn the peer of side x (NULL: none to tell)
+ * away with verdict v, and close. */
+void conn_reject(struct conn *c, struct side *x, enum verdict v,
+    const char *reason);
+/** conn_ready_add(c): run c again after the others had a turn. */
+void conn_ready_add(struct conn *c);
+
+/* relay.c */
+/** relay_start(c): both sides are up (and verified): relay from now on. */
+void relay_start(struct conn *c);
+/** relay_pump(c): move bytes both ways until nothing moves; 0, or -1 when
+ * c was closed. */
+int relay_pump(struct conn *c);
+/** relay_interest(c, ea, eb): the poll events each side waits for. */
+void relay_interest(const struct conn *c, short *ea, short *eb);
+
+#endif
