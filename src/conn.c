@@ -29,9 +29,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Stage names, as /status shows them. */
-static const char *const stage_names[] = { "proxy-header", "handshake",
-	"connect", "handshake-upstream", "relay" };
 
 static struct conn *all;
 static struct conn *ready;
@@ -42,6 +39,7 @@ static void proxy_init(struct conn *c, const struct sockaddr *peer,
 static void proxy_free(struct conn *c);
 static int step_proxy_in(struct conn *c);
 static int begin(struct conn *c);
+static const char *stage_name(enum stage s);
 static int next_target(struct conn *c);
 
 int
@@ -83,7 +81,7 @@ update_interest(struct conn *c)
 	short ea = 0, eb = 0;
 
 	if (c->shown != (int)c->stage) {
-		board_set(c->board, stage_names[c->stage], NULL, NULL);
+		board_set(c->board, stage_name(c->stage), NULL, NULL);
 		c->shown = (int)c->stage;
 	}
 	switch (c->stage) {
@@ -161,16 +159,15 @@ connected(struct conn *c)
 {
 	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
 		return -1;
-	if (c->svc->connect_tls == NULL) {
-		relay_start(c);
-		return 1;
-	}
+	if (c->svc->connect_tls == NULL)
+		return relay_start(c) < 0 ? -1 : 1;
 	if (io_start_tls(&c->b.io, c->svc->connect_tls, connect_sni(c),
 	    NULL) < 0) {
 		conn_close(c, OUT_ERROR, io_strerror(&c->b.io));
 		return -1;
 	}
-	c->stage = ST_HANDSHAKE_B;
+	if (conn_stage(c, ST_HANDSHAKE_B) < 0)
+		return -1;
 	c->b.hs_want = POLLOUT;
 	c->deadline = now_ms() + ms(sconf(c)->timeout_handshake);
 	return 1;
@@ -236,7 +233,8 @@ next_target(struct conn *c)
 		if (r == 0 || errno == EINPROGRESS) {
 			/* SO_ERROR is read once POLLOUT says it is final. */
 			c->b.can_write = r == 0;
-			c->stage = ST_CONNECT;
+			if (conn_stage(c, ST_CONNECT) < 0)
+				return -1;
 			c->deadline = now_ms() +
 			    ms(sconf(c)->timeout_connect);
 			return 0;
@@ -331,8 +329,7 @@ step_handshake(struct conn *c, struct side *x)
 		c->target = -1;
 		return next_target(c) < 0 ? -1 : 1;
 	}
-	relay_start(c);
-	return 1;
+	return relay_start(c) < 0 ? -1 : 1;
 }
 
 /* ---- PROXY protocol ------------------------------------------------------ */
@@ -465,33 +462,72 @@ send_proxy_header(struct conn *c)
 	return 0;
 }
 
+/* ---- the stage pipeline ---------------------------------------------------
+ * Each stage is a step function (1: advanced, so run the next; 0: wait for
+ * an event; -1: c was closed) and the stages it may lead to. A new stage in
+ * front of TLS (SNI peek, protocol upgrade, proxy dialogue) is a file with
+ * its step function and one line here. */
+
+static int
+step_handshake_a(struct conn *c)
+{
+	return step_handshake(c, &c->a);
+}
+
+static int
+step_handshake_b(struct conn *c)
+{
+	return step_handshake(c, &c->b);
+}
+
+#define TO(s) (1u << (s))
+
+static const struct stage_def {
+	const char *name;		/* as /status and the debug log say */
+	int (*step)(struct conn *);
+	unsigned next;			/* stages it may change to */
+} stage_defs[] = {
+	[ST_PROXY_IN] = { "proxy-header", step_proxy_in,
+	    TO(ST_HANDSHAKE_A) | TO(ST_CONNECT) },
+	[ST_HANDSHAKE_A] = { "handshake", step_handshake_a, TO(ST_CONNECT) },
+	[ST_CONNECT] = { "connect", step_connect,
+	    TO(ST_CONNECT) | TO(ST_HANDSHAKE_B) | TO(ST_RELAY) },
+	[ST_HANDSHAKE_B] = { "handshake-upstream", step_handshake_b,
+	    TO(ST_RELAY) },
+	[ST_RELAY] = { "relay", relay_step, 0 },
+};
+
+static const char *
+stage_name(enum stage s)
+{
+	return stage_defs[s].name;
+}
+
+int
+conn_stage(struct conn *c, enum stage next)
+{
+	if (!(stage_defs[c->stage].next & TO(next))) {
+		log_err("service=%s peer=%s: refused stage change %s -> %s",
+		    sconf(c)->name, c->peer, stage_defs[c->stage].name,
+		    stage_defs[next].name);
+		conn_close(c, OUT_ERROR, "illegal stage change");
+		return -1;
+	}
+	if (next != c->stage)
+		log_debug("service=%s peer=%s stage %s -> %s", sconf(c)->name,
+		    c->peer, stage_defs[c->stage].name, stage_defs[next].name);
+	c->stage = next;
+	return 0;
+}
+
 /* Run the connection as far as it goes now, then declare interest. */
 static void
 conn_run(struct conn *c)
 {
 	int r = 1;
 
-	while (r > 0) {
-		switch (c->stage) {
-		case ST_PROXY_IN:
-			r = step_proxy_in(c);
-			break;
-		case ST_HANDSHAKE_A:
-			r = step_handshake(c, &c->a);
-			break;
-		case ST_CONNECT:
-			r = step_connect(c);
-			break;
-		case ST_HANDSHAKE_B:
-			r = step_handshake(c, &c->b);
-			break;
-		case ST_RELAY:
-			if (relay_pump(c) < 0)
-				return;
-			r = 0;
-			break;
-		}
-	}
+	while (r > 0)
+		r = stage_defs[c->stage].step(c);
 	if (r < 0)
 		return;		/* c is gone */
 	/* A finished handshake's last flight waited for the first records
@@ -538,7 +574,8 @@ begin(struct conn *c)
 			conn_close(c, OUT_ERROR, io_strerror(&c->a.io));
 			return -1;
 		}
-		c->stage = ST_HANDSHAKE_A;
+		if (conn_stage(c, ST_HANDSHAKE_A) < 0)
+			return -1;
 		c->a.hs_want = POLLIN;
 		/* One deadline from accept to a verified peer, a PROXY
 		 * header included. */
@@ -586,7 +623,7 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 			conn_reject(c, NULL, V_PROXY_SOURCE, NULL);
 			return;
 		}
-		c->stage = ST_PROXY_IN;
+		/* ST_PROXY_IN, the first stage, is where c starts */
 		c->px->in = xmalloc(PROXY_MAX_HEADER);
 		c->deadline = c->started + ms(svc->conf->timeout_handshake);
 		update_interest(c);
@@ -706,7 +743,7 @@ conn_run_ready(void)
 	struct conn *c = ready, *next;
 
 	ready = NULL;
-	/* Detach the list first: relay_pump() may re-add. */
+	/* Detach the list first: relay_step() may re-add. */
 	for (; c != NULL; c = next) {
 		next = c->rnext;
 		c->on_ready = 0;

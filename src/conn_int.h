@@ -85,13 +85,17 @@ void conn_reject(struct conn *c, struct side *x, enum verdict v,
     const char *reason);
 /** conn_ready_add(c): run c again after the others had a turn. */
 void conn_ready_add(struct conn *c);
+/** conn_stage(c, next): move c to stage next, logged at debug; an illegal
+ * change is refused (logged as an error, c closed): returns -1 then. */
+int conn_stage(struct conn *c, enum stage next);
 
 /* relay.c */
-/** relay_start(c): both sides are up (and verified): relay from now on. */
-void relay_start(struct conn *c);
-/** relay_pump(c): move bytes both ways until nothing moves; 0, or -1 when
- * c was closed. */
-int relay_pump(struct conn *c);
+/** relay_start(c): both sides are up (and verified): relay from now on.
+ * 0, or -1 when c was closed. */
+int relay_start(struct conn *c);
+/** relay_step(c): the RELAY stage's step: move bytes both ways until
+ * nothing moves; 0 (wait for events), or -1 when c was closed. */
+int relay_step(struct conn *c);
 /** relay_interest(c, ea, eb): the poll events each side waits for. */
 void relay_interest(const struct conn *c, short *ea, short *eb);
 

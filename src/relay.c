@@ -13,8 +13,31 @@
 
 #include <poll.h>
 
-/* Passes through relay_pump() per event before yielding to others. */
+/* Passes through relay_step() per event before yielding to others. */
 #define PUMP_ROUNDS 16
+
+static const char *const dstate_names[] = { "open", "drain", "shut" };
+
+/* Move direction d on: OPEN -> DRAIN (its source ended) -> SHUT (the end
+ * passed on), logged at debug; any other change is refused (logged as an
+ * error, c closed): returns -1 then. */
+static int
+dir_set(struct conn *c, struct dir *d, enum dstate next)
+{
+	const char *name = d == &c->ab ? "a->b" : "b->a";
+
+	if (next != d->state + 1) {
+		log_err("service=%s peer=%s: refused direction change %s %s -> "
+		    "%s", sconf(c)->name, c->peer, name, dstate_names[d->state],
+		    dstate_names[next]);
+		conn_close(c, OUT_ERROR, "illegal direction change");
+		return -1;
+	}
+	log_debug("service=%s peer=%s %s %s -> %s", sconf(c)->name, c->peer,
+	    name, dstate_names[d->state], dstate_names[next]);
+	d->state = next;
+	return 0;
+}
 
 static int
 dir_has_room(const struct dir *d, const struct side *dst)
@@ -96,7 +119,8 @@ fill_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
 				progress = 1;
 			break;
 		case IO_EOF:
-			d->state = D_DRAIN;
+			if (dir_set(c, d, D_DRAIN) < 0)
+				return -1;
 			progress = 1;
 			break;
 		default:
@@ -138,7 +162,8 @@ drain_dir(struct conn *c, struct dir *d, struct side *dst, int count_write)
 		int r = io_shutdown_write(&dst->io);
 
 		if (r == 0) {
-			d->state = D_SHUT;
+			if (dir_set(c, d, D_SHUT) < 0)
+				return -1;
 			progress = 1;
 		} else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
 			dst->can_write = 0;
@@ -169,7 +194,7 @@ pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
 
 /* Move bytes both ways until nothing moves. Returns -1 if closed. */
 int
-relay_pump(struct conn *c)
+relay_step(struct conn *c)
 {
 	for (int round = 0; round < PUMP_ROUNDS; round++) {
 		int p1, p2;
@@ -193,15 +218,17 @@ relay_pump(struct conn *c)
 	return 0;
 }
 
-void
+int
 relay_start(struct conn *c)
 {
-	c->stage = ST_RELAY;
+	if (conn_stage(c, ST_RELAY) < 0)
+		return -1;
 	c->a.can_read = c->a.can_write = 1;
 	c->b.can_read = c->b.can_write = 1;
 	c->a.rd_want = c->b.rd_want = POLLIN;
 	c->a.wr_want = c->b.wr_want = POLLOUT;
 	c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
+	return 0;
 }
 
 void
