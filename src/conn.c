@@ -34,11 +34,6 @@ static struct conn *all;
 static struct conn *ready;
 static int nconns;
 
-static void proxy_init(struct conn *c, const struct sockaddr *peer,
-    socklen_t len);
-static void proxy_free(struct conn *c);
-static int step_proxy_in(struct conn *c);
-static int begin(struct conn *c);
 static const char *stage_name(enum stage s);
 static int next_target(struct conn *c);
 
@@ -152,12 +147,11 @@ conn_reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 
 /* The connect side is up: handshake it, or relay. Returns 1, or -1 when
  * closed. */
-static int send_proxy_header(struct conn *c);
 
 static int
 connected(struct conn *c)
 {
-	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
+	if (sconf(c)->proxy_protocol != PROXY_OFF && proxy_stage_send(c) < 0)
 		return -1;
 	if (c->svc->connect_tls == NULL)
 		return relay_start(c) < 0 ? -1 : 1;
@@ -332,136 +326,6 @@ step_handshake(struct conn *c, struct side *x)
 	return relay_start(c) < 0 ? -1 : 1;
 }
 
-/* ---- PROXY protocol ------------------------------------------------------ */
-
-static void
-proxy_init(struct conn *c, const struct sockaddr *peer, socklen_t len)
-{
-	struct proxy_state *px = c->px = xcalloc(1, sizeof(*c->px));
-
-	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) {
-		px->addrs.local = 1;
-		return;
-	}
-	memcpy(&px->addrs.src, peer, len);
-	px->addrs.srclen = len;
-	px->addrs.dstlen = sizeof(px->addrs.dst);
-	if (getsockname(c->a.io.fd, (struct sockaddr *)&px->addrs.dst,
-	    &px->addrs.dstlen) == -1)
-		px->addrs.local = 1;
-}
-
-static void
-proxy_free(struct conn *c)
-{
-	if (c->px == NULL)
-		return;
-	free(c->px->in);
-	free(c->px);
-	c->px = NULL;
-}
-
-/* accept_proxy: read exactly the header (peek, then consume only its
- * bytes, so what follows stays for TLS or the relay). Returns 1 when done,
- * 0 to wait, -1 when closed. */
-static int
-step_proxy_in(struct conn *c)
-{
-	struct proxy_state *px = c->px;
-	struct proxy_addrs got;
-	ssize_t n;
-	int hl;
-	size_t take;
-
-	n = io_peek(&c->a.io, px->in + px->have, PROXY_MAX_HEADER - px->have);
-	if (n == IO_WANT_READ)
-		return 0;
-	if (n <= 0 && px->have == 0) {
-		conn_close(c, OUT_TRUNCATED, NULL);	/* a health check */
-		return -1;
-	}
-	if (n <= 0) {
-		conn_reject(c, NULL, V_PROXY_HEADER, "connection closed before a "
-		    "PROXY protocol header");
-		return -1;
-	}
-	hl = proxy_header_len(px->in, px->have + (size_t)n);
-	if (hl < 0) {
-		conn_reject(c, NULL, V_PROXY_HEADER, NULL);
-		return -1;
-	}
-	/* Until the length is known every byte belongs to the header; once
-	 * it is, take no byte beyond it (the rest may not be here yet). */
-	take = (size_t)n;
-	if (hl > 0 && (size_t)hl - px->have < take)
-		take = (size_t)hl - px->have;
-	if (io_read(&c->a.io, px->in + px->have, take) != (ssize_t)take) {
-		conn_close(c, OUT_TRUNCATED, NULL);
-		return -1;
-	}
-	px->have += take;
-	if (hl == 0 || px->have < (size_t)hl)
-		return 0;
-	if (proxy_parse(px->in, px->have, &got) == -1) {
-		conn_reject(c, NULL, V_PROXY_HEADER, NULL);
-		return -1;
-	}
-	if (!got.local) {
-		/* The balancer's word for who the client is. */
-		px->addrs = got;
-		addr_format((struct sockaddr *)&got.src, got.srclen, c->peer,
-		    sizeof(c->peer));
-		board_set(c->board, NULL, NULL, c->peer);
-	}
-	free(px->in);
-	px->in = NULL;
-	return begin(c);
-}
-
-/* proxy_protocol: the header goes first on the connect side, before any
- * TLS there. The socket is fresh and empty, so it is written whole. */
-static int
-send_proxy_header(struct conn *c)
-{
-	unsigned char buf[2048];
-	struct tls_facts f;
-	struct proxy_tls t;
-	char cn[256];
-	size_t len;
-
-	if (sconf(c)->proxy_protocol == PROXY_V1) {
-		len = proxy_build_v1((char *)buf, sizeof(buf), &c->px->addrs);
-	} else {
-		memset(&t, 0, sizeof(t));
-		if (c->a_hs_done) {
-			io_facts(&c->a.io, &f);
-			t.alpn = f.alpn;
-			t.authority = f.sni;
-			t.ssl = 1;
-			/* HAProxy's meaning: a certificate on this very
-			 * connection, or once in its TLS session. */
-			t.cert_conn = f.peer_cert && !f.resumed;
-			t.cert_sess = f.peer_cert;
-			t.verified = f.peer_cert &&
-			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
-			t.version = f.version;
-			t.cipher = f.cipher;
-			io_peer_cn(&c->a.io, cn, sizeof(cn));
-			t.cn = cn;
-			t.sig_alg = f.sig_alg;
-			t.key_alg = f.key_alg;
-			t.ja4 = c->tu.ja4;
-		}
-		len = proxy_build_v2(buf, sizeof(buf), &c->px->addrs,
-		    c->a_hs_done ? &t : NULL);
-	}
-	if (len == 0 || io_write(&c->b.io, buf, len, 0) != (ssize_t)len) {
-		conn_close(c, OUT_BACKEND, "cannot send the PROXY header");
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- the stage pipeline ---------------------------------------------------
  * Each stage is a step function (1: advanced, so run the next; 0: wait for
  * an event; -1: c was closed) and the stages it may lead to. A new stage in
@@ -487,7 +351,7 @@ static const struct stage_def {
 	int (*step)(struct conn *);
 	unsigned next;			/* stages it may change to */
 } stage_defs[] = {
-	[ST_PROXY_IN] = { "proxy-header", step_proxy_in,
+	[ST_PROXY_IN] = { "proxy-header", proxy_stage_step,
 	    TO(ST_HANDSHAKE_A) | TO(ST_CONNECT) },
 	[ST_HANDSHAKE_A] = { "handshake", step_handshake_a, TO(ST_CONNECT) },
 	[ST_CONNECT] = { "connect", step_connect,
@@ -564,8 +428,8 @@ side_event(void *arg, short revents)
 
 /* After any PROXY header: handshake the accept side, or connect. Returns 1
  * when started, -1 when c was closed. */
-static int
-begin(struct conn *c)
+int
+conn_begin(struct conn *c)
 {
 	struct service *svc = c->svc;
 
@@ -614,7 +478,7 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	c->shown = -1;
 	loop_add(&c->a.slot, fd, 0, side_event, &c->a);
 	if (svc->conf->accept_proxy || svc->conf->proxy_protocol != PROXY_OFF)
-		proxy_init(c, peer, len);
+		proxy_stage_init(c, peer, len);
 	if (svc->conf->accept_proxy) {
 		if (svc->conf->nproxy_from > 0 &&
 		    !addr_prefix_match(svc->conf->proxy_from,
@@ -629,7 +493,7 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 		update_interest(c);
 		return;
 	}
-	if (begin(c) > 0)
+	if (conn_begin(c) > 0)
 		update_interest(c);
 }
 
@@ -693,7 +557,7 @@ conn_close(struct conn *c, enum outcome r, const char *detail)
 	io_close(&c->b.io, reset && c->b.io.tls == NULL);
 	buf_release(&c->ab.buf);
 	buf_release(&c->ba.buf);
-	proxy_free(c);
+	proxy_stage_free(c);
 	ready_remove(c);
 	board_remove(c->board);
 	if (c->prev)

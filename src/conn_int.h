@@ -89,6 +89,25 @@ void conn_ready_add(struct conn *c);
  * change is refused (logged as an error, c closed): returns -1 then. */
 int conn_stage(struct conn *c, enum stage next);
 
+/** conn_begin(c): after any PROXY header: handshake the accept side, or
+ * connect. 1 when started, -1 when c was closed. */
+int conn_begin(struct conn *c);
+
+/* proxy_stage.c */
+/** proxy_stage_init(c, peer, len): the addresses a PROXY header carries,
+ * the real ones until a received header says otherwise. */
+void proxy_stage_init(struct conn *c, const struct sockaddr *peer,
+    socklen_t len);
+/** proxy_stage_free(c): NULL-safe. */
+void proxy_stage_free(struct conn *c);
+/** proxy_stage_step(c): the PROXY_IN stage's step (accept_proxy): read
+ * exactly the header; 1 when done and the next stage begun, 0 to wait, -1
+ * when c was closed. */
+int proxy_stage_step(struct conn *c);
+/** proxy_stage_send(c): write the PROXY header first on the connect side;
+ * 0, or -1 when c was closed. */
+int proxy_stage_send(struct conn *c);
+
 /* relay.c */
 /** relay_start(c): both sides are up (and verified): relay from now on.
  * 0, or -1 when c was closed. */
