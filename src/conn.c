@@ -151,7 +151,7 @@ conn_reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 static int
 connected(struct conn *c)
 {
-	if (sconf(c)->proxy_protocol != PROXY_OFF && proxy_stage_send(c) < 0)
+	if (sconf(c)->proxy_protocol != PROXY_OFF && proxy_stage_write(c) < 0)
 		return -1;
 	if (c->svc->connect_tls == NULL)
 		return relay_start(c) < 0 ? -1 : 1;

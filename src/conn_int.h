@@ -104,9 +104,9 @@ void proxy_stage_free(struct conn *c);
  * exactly the header; 1 when done and the next stage begun, 0 to wait, -1
  * when c was closed. */
 int proxy_stage_step(struct conn *c);
-/** proxy_stage_send(c): write the PROXY header first on the connect side;
+/** proxy_stage_write(c): write the PROXY header first on the connect side;
  * 0, or -1 when c was closed. */
-int proxy_stage_send(struct conn *c);
+int proxy_stage_write(struct conn *c);
 
 /* relay.c */
 /** relay_start(c): both sides are up (and verified): relay from now on.

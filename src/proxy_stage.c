@@ -99,7 +99,7 @@ proxy_stage_step(struct conn *c)
 /* proxy_protocol: the header goes first on the connect side, before any
  * TLS there. The socket is fresh and empty, so it is written whole. */
 int
-proxy_stage_send(struct conn *c)
+proxy_stage_write(struct conn *c)
 {
 	unsigned char buf[2048];
 	struct tls_facts f;
