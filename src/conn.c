@@ -1,17 +1,15 @@
-/* conn.c: a connection pair and its relay state machine.
+/* conn.c: a connection pair, its stages and its life cycle.
  *
- * Stages: [HANDSHAKE_A] -> CONNECT -> [HANDSHAKE_B] -> RELAY. Side a is the
- * accepted connection, side b the one we open to `connect`. A TLS accept
- * side is handshaken and verified before anything is connected; a TLS
- * connect side is handshaken and verified before anything from a is read.
- *
- * In RELAY, each direction (ab: a->b, ba: b->a) is OPEN, DRAIN (its source
- * ended; flush the buffer, then shut the destination's write half) or SHUT.
- * Reads happen only while the direction's buffer has room, so a slow reader
- * stops its writer (backpressure). conn_close() is the one place that frees.
+ * Stages: [PROXY_IN] -> [HANDSHAKE_A] -> CONNECT -> [HANDSHAKE_B] -> RELAY.
+ * Side a is the accepted connection, side b the one we open to `connect`.
+ * A TLS accept side is handshaken and verified before anything is
+ * connected; a TLS connect side is handshaken and verified before anything
+ * from a is read. RELAY is relay.c's. conn_close() is the one place that
+ * frees.
  */
 #include "autoconfig.h"
 #include "conn.h"
+#include "conn_int.h"
 #include "board.h"
 #include "buf.h"
 #include "io.h"
@@ -31,76 +29,12 @@
 #include <string.h>
 #include <unistd.h>
 
-enum stage { ST_PROXY_IN, ST_HANDSHAKE_A, ST_CONNECT, ST_HANDSHAKE_B,
-	ST_RELAY };
-enum dstate { D_OPEN, D_DRAIN, D_SHUT };
-
-/* Passes through pump() per event before yielding to other connections. */
-#define PUMP_ROUNDS 16
-
-struct conn;
-
-struct side {
-	struct end io;
-	struct conn *conn;
-	int slot;
-	short rd_want, wr_want;	/* event the next read / write waits for */
-	short hs_want;		/* event the handshake waits for */
-	unsigned can_read : 1, can_write : 1;
-};
-
-struct dir {
-	struct buf buf;
-	enum dstate state;
-	uint64_t bytes;
-};
-
-struct conn {
-	struct conn *prev, *next;		/* every connection */
-	struct conn *rprev, *rnext;		/* ready list */
-	int on_ready;
-	struct service *svc;
-	enum stage stage;
-	struct side a, b;
-	struct dir ab, ba;
-	int64_t started, deadline;
-	int target;
-	int last_errno;
-	enum verdict why;		/* of a rejection */
-	int a_hs_done, b_hs_done;
-	struct tls_user tu;		/* accept side: JA4 of its hello */
-	int board;			/* row on the status board, or -1 */
-	int shown;			/* the stage the board shows */
-	struct proxy_state *px;		/* only with PROXY protocol keys */
-	char peer[ADDR_STRLEN];
-	char identity[256];
-};
-
-/* The addresses a PROXY header carries (what a received header said, or the
- * real ones), and a received header while it is read. */
-struct proxy_state {
-	struct proxy_addrs addrs;
-	unsigned char *in;
-	size_t have;
-};
-
-/* Stage names, as /status shows them. */
-static const char *const stage_names[] = { "proxy-header", "handshake",
-	"connect", "handshake-upstream", "relay" };
 
 static struct conn *all;
 static struct conn *ready;
 static int nconns;
 
-static void conn_close(struct conn *c, enum outcome r, const char *detail);
-static void reject(struct conn *c, struct side *x, enum verdict v,
-    const char *reason);
-static int pump(struct conn *c);
-static void proxy_init(struct conn *c, const struct sockaddr *peer,
-    socklen_t len);
-static void proxy_free(struct conn *c);
-static int step_proxy_in(struct conn *c);
-static int begin(struct conn *c);
+static const char *stage_name(enum stage s);
 static int next_target(struct conn *c);
 
 int
@@ -109,8 +43,8 @@ conn_count(void)
 	return nconns;
 }
 
-static void
-ready_add(struct conn *c)
+void
+conn_ready_add(struct conn *c)
 {
 	if (c->on_ready)
 		return;
@@ -136,46 +70,13 @@ ready_remove(struct conn *c)
 	c->on_ready = 0;
 }
 
-static const struct service_conf *
-sconf(const struct conn *c)
-{
-	return c->svc->conf;
-}
-
-static int64_t
-ms(double seconds)
-{
-	return (int64_t)(seconds * 1000.0 + 0.5);
-}
-
-/* ---- interest ------------------------------------------------------------ */
-
-static int
-dir_has_room(const struct dir *d, const struct side *dst)
-{
-	return buf_has_room(&d->buf, dst->io.pending != 0);
-}
-
-static short
-side_interest(const struct side *x, const struct dir *out,
-    const struct dir *in, const struct side *y)
-{
-	short ev = 0;
-
-	if (out->state == D_OPEN && !x->can_read && dir_has_room(out, y))
-		ev |= x->rd_want;
-	if (!x->can_write && (buf_len(&in->buf) > 0 || in->state == D_DRAIN))
-		ev |= x->wr_want;
-	return ev;
-}
-
 static void
 update_interest(struct conn *c)
 {
 	short ea = 0, eb = 0;
 
 	if (c->shown != (int)c->stage) {
-		board_set(c->board, stage_names[c->stage], NULL, NULL);
+		board_set(c->board, stage_name(c->stage), NULL, NULL);
 		c->shown = (int)c->stage;
 	}
 	switch (c->stage) {
@@ -192,183 +93,11 @@ update_interest(struct conn *c)
 		eb = c->b.hs_want;
 		break;
 	case ST_RELAY:
-		ea = side_interest(&c->a, &c->ab, &c->ba, &c->b);
-		eb = side_interest(&c->b, &c->ba, &c->ab, &c->a);
+		relay_interest(c, &ea, &eb);
 		break;
 	}
 	loop_mod(c->a.slot, ea);
 	loop_mod(c->b.slot, eb);
-}
-
-/* ---- relay --------------------------------------------------------------- */
-
-/* Classify a failed I/O on side x and close the pair: a refused
- * renegotiation is a rejection; a stream cut (io says IO_TRUNC) or any
- * failure of the accepted side is truncated; any other failure of the
- * connect side is the backend's. */
-static void
-side_failed(struct conn *c, struct side *x, int code)
-{
-	if (code == IO_RENEG)
-		reject(c, x, V_RENEGOTIATION, NULL);
-	else if (x == &c->b && code != IO_TRUNC)
-		conn_close(c, OUT_BACKEND, io_strerror(&x->io));
-	else {
-		if (code == IO_ERR)
-			log_debug("service=%s peer=%s %s side: %s",
-			    sconf(c)->name, c->peer, x == &c->a ? "accept" :
-			    "connect", io_strerror(&x->io));
-		conn_close(c, OUT_TRUNCATED, NULL);
-	}
-}
-
-/* Fill d's buffer from src until it is full or src would block: one plain
- * plain read of up to BUF_SIZE, or as many TLS records as fit. Returns 1 on
- * progress, 0 without, -1 when the connection was closed. */
-static int
-fill_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
-    int count_read)
-{
-	int progress = 0;
-
-	while (d->state == D_OPEN && (src->can_read || io_pending(&src->io))) {
-		size_t room;
-		unsigned char *p = buf_space(&d->buf, dst->io.pending != 0,
-		    &room);
-		unsigned long long pulled = src->io.pulled;
-		ssize_t n;
-
-		if (p == NULL)
-			break;
-		n = io_read(&src->io, p, room);
-		if (n > 0) {
-			buf_produced(&d->buf, (size_t)n);
-			if (count_read)
-				d->bytes += (uint64_t)n;
-			progress = 1;
-			continue;
-		}
-		if (buf_len(&d->buf) == 0)
-			buf_release(&d->buf);
-		switch (n) {
-		case IO_WANT_READ:
-		case IO_WANT_WRITE:
-			src->can_read = 0;
-			src->rd_want = n == IO_WANT_READ ? POLLIN : POLLOUT;
-			/* Records already read ahead are not poll()'s to
-			 * report: another round takes them (only if this read
-			 * consumed some, so it can never spin). */
-			if (n == IO_WANT_READ && io_pending(&src->io) &&
-			    src->io.pulled != pulled)
-				progress = 1;
-			break;
-		case IO_EOF:
-			d->state = D_DRAIN;
-			progress = 1;
-			break;
-		default:
-			side_failed(c, src, (int)n);
-			return -1;
-		}
-		break;
-	}
-	return progress;
-}
-
-/* Write d's buffer to dst until it is empty or dst would block, then pass
- * on a drained end of stream. Returns like fill_dir. */
-static int
-drain_dir(struct conn *c, struct dir *d, struct side *dst, int count_write)
-{
-	int progress = 0;
-
-	while (buf_len(&d->buf) > 0 && dst->can_write) {
-		/* After the source's end of stream these are the last bytes:
-		 * they may wait for the FIN below and share its segment. */
-		ssize_t n = io_write(&dst->io, d->buf.data + d->buf.head,
-		    buf_len(&d->buf), d->state == D_DRAIN);
-
-		if (n > 0) {
-			buf_consumed(&d->buf, (size_t)n);
-			if (count_write)
-				d->bytes += (uint64_t)n;
-			progress = 1;
-		} else if (n == IO_WANT_READ || n == IO_WANT_WRITE) {
-			dst->can_write = 0;
-			dst->wr_want = n == IO_WANT_READ ? POLLIN : POLLOUT;
-		} else {
-			side_failed(c, dst, (int)n);
-			return -1;
-		}
-	}
-	if (d->state == D_DRAIN && buf_len(&d->buf) == 0 && dst->can_write) {
-		int r = io_shutdown_write(&dst->io);
-
-		if (r == 0) {
-			d->state = D_SHUT;
-			progress = 1;
-		} else if (r == IO_WANT_READ || r == IO_WANT_WRITE) {
-			dst->can_write = 0;
-			dst->wr_want = r == IO_WANT_READ ? POLLIN : POLLOUT;
-		} else {
-			side_failed(c, dst, r);
-			return -1;
-		}
-	}
-	return progress;
-}
-
-/* One round of I/O on direction d (src -> dst): fill, then drain. Large
- * reads and writes keep the syscalls per byte low. Returns 1 on progress,
- * 0 without, -1 when the connection was closed. */
-static int
-pump_dir(struct conn *c, struct dir *d, struct side *src, struct side *dst,
-    int count_read, int count_write)
-{
-	int p1, p2;
-
-	if ((p1 = fill_dir(c, d, src, dst, count_read)) < 0)
-		return -1;
-	if ((p2 = drain_dir(c, d, dst, count_write)) < 0)
-		return -1;
-	return p1 || p2;
-}
-
-/* Move bytes both ways until nothing moves. Returns -1 if closed. */
-static int
-pump(struct conn *c)
-{
-	for (int round = 0; round < PUMP_ROUNDS; round++) {
-		int p1, p2;
-
-		if ((p1 = pump_dir(c, &c->ab, &c->a, &c->b, 1, 0)) < 0)
-			return -1;
-		if ((p2 = pump_dir(c, &c->ba, &c->b, &c->a, 0, 1)) < 0)
-			return -1;
-		if (c->ab.state == D_SHUT && c->ba.state == D_SHUT) {
-			conn_close(c, OUT_CLOSED, NULL);
-			return -1;
-		}
-		if (p1 || p2) {
-			c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
-			board_bytes(c->board, c->ab.bytes, c->ba.bytes);
-		}
-		if (!p1 && !p2)
-			return 0;
-	}
-	ready_add(c);	/* still busy: come back after others had a turn */
-	return 0;
-}
-
-static void
-enter_relay(struct conn *c)
-{
-	c->stage = ST_RELAY;
-	c->a.can_read = c->a.can_write = 1;
-	c->b.can_read = c->b.can_write = 1;
-	c->a.rd_want = c->b.rd_want = POLLIN;
-	c->a.wr_want = c->b.wr_want = POLLOUT;
-	c->deadline = now_ms() + ms(sconf(c)->timeout_idle);
 }
 
 /* ---- handshake and connect ------------------------------------------------ */
@@ -407,8 +136,8 @@ connect_verify_name(const struct conn *c)
 /* Turn the peer of side x away: the alert that names verdict v, the log
  * line with reason (the verdict's words when NULL), the metric's label.
  * x is NULL where no TLS peer is there to tell. */
-static void
-reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
+void
+conn_reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 {
 	if (x != NULL)
 		io_reject(&x->io, v);
@@ -418,23 +147,21 @@ reject(struct conn *c, struct side *x, enum verdict v, const char *reason)
 
 /* The connect side is up: handshake it, or relay. Returns 1, or -1 when
  * closed. */
-static int send_proxy_header(struct conn *c);
 
 static int
 connected(struct conn *c)
 {
-	if (sconf(c)->proxy_protocol != PROXY_OFF && send_proxy_header(c) < 0)
+	if (sconf(c)->proxy_protocol != PROXY_OFF && proxy_stage_write(c) < 0)
 		return -1;
-	if (c->svc->connect_tls == NULL) {
-		enter_relay(c);
-		return 1;
-	}
+	if (c->svc->connect_tls == NULL)
+		return relay_start(c) < 0 ? -1 : 1;
 	if (io_start_tls(&c->b.io, c->svc->connect_tls, connect_sni(c),
 	    NULL) < 0) {
 		conn_close(c, OUT_ERROR, io_strerror(&c->b.io));
 		return -1;
 	}
-	c->stage = ST_HANDSHAKE_B;
+	if (conn_stage(c, ST_HANDSHAKE_B) < 0)
+		return -1;
 	c->b.hs_want = POLLOUT;
 	c->deadline = now_ms() + ms(sconf(c)->timeout_handshake);
 	return 1;
@@ -500,7 +227,8 @@ next_target(struct conn *c)
 		if (r == 0 || errno == EINPROGRESS) {
 			/* SO_ERROR is read once POLLOUT says it is final. */
 			c->b.can_write = r == 0;
-			c->stage = ST_CONNECT;
+			if (conn_stage(c, ST_CONNECT) < 0)
+				return -1;
 			c->deadline = now_ms() +
 			    ms(sconf(c)->timeout_connect);
 			return 0;
@@ -550,7 +278,7 @@ verify_side(struct conn *c, struct side *x)
 		board_set(c->board, NULL, c->identity, NULL);
 	}
 	if (v != V_OK) {
-		reject(c, x, v, reason);
+		conn_reject(c, x, v, reason);
 		return -1;
 	}
 	if (accept_side || c->a.io.tls == NULL)
@@ -582,7 +310,7 @@ step_handshake(struct conn *c, struct side *x)
 		enum verdict v = io_handshake_verdict(&x->io, reason,
 		    sizeof(reason));
 
-		reject(c, x, v, reason);
+		conn_reject(c, x, v, reason);
 		return -1;
 	}
 	if (x == &c->a)
@@ -595,137 +323,64 @@ step_handshake(struct conn *c, struct side *x)
 		c->target = -1;
 		return next_target(c) < 0 ? -1 : 1;
 	}
-	enter_relay(c);
-	return 1;
+	return relay_start(c) < 0 ? -1 : 1;
 }
 
-/* ---- PROXY protocol ------------------------------------------------------ */
+/* ---- the stage pipeline ---------------------------------------------------
+ * Each stage is a step function (1: advanced, so run the next; 0: wait for
+ * an event; -1: c was closed) and the stages it may lead to. A new stage in
+ * front of TLS (SNI peek, protocol upgrade, proxy dialogue) is a file with
+ * its step function and one line here. */
 
-static void
-proxy_init(struct conn *c, const struct sockaddr *peer, socklen_t len)
-{
-	struct proxy_state *px = c->px = xcalloc(1, sizeof(*c->px));
-
-	if (peer->sa_family != AF_INET && peer->sa_family != AF_INET6) {
-		px->addrs.local = 1;
-		return;
-	}
-	memcpy(&px->addrs.src, peer, len);
-	px->addrs.srclen = len;
-	px->addrs.dstlen = sizeof(px->addrs.dst);
-	if (getsockname(c->a.io.fd, (struct sockaddr *)&px->addrs.dst,
-	    &px->addrs.dstlen) == -1)
-		px->addrs.local = 1;
-}
-
-static void
-proxy_free(struct conn *c)
-{
-	if (c->px == NULL)
-		return;
-	free(c->px->in);
-	free(c->px);
-	c->px = NULL;
-}
-
-/* accept_proxy: read exactly the header (peek, then consume only its
- * bytes, so what follows stays for TLS or the relay). Returns 1 when done,
- * 0 to wait, -1 when closed. */
 static int
-step_proxy_in(struct conn *c)
+step_handshake_a(struct conn *c)
 {
-	struct proxy_state *px = c->px;
-	struct proxy_addrs got;
-	ssize_t n;
-	int hl;
-	size_t take;
-
-	n = io_peek(&c->a.io, px->in + px->have, PROXY_MAX_HEADER - px->have);
-	if (n == IO_WANT_READ)
-		return 0;
-	if (n <= 0 && px->have == 0) {
-		conn_close(c, OUT_TRUNCATED, NULL);	/* a health check */
-		return -1;
-	}
-	if (n <= 0) {
-		reject(c, NULL, V_PROXY_HEADER, "connection closed before a "
-		    "PROXY protocol header");
-		return -1;
-	}
-	hl = proxy_header_len(px->in, px->have + (size_t)n);
-	if (hl < 0) {
-		reject(c, NULL, V_PROXY_HEADER, NULL);
-		return -1;
-	}
-	/* Until the length is known every byte belongs to the header; once
-	 * it is, take no byte beyond it (the rest may not be here yet). */
-	take = (size_t)n;
-	if (hl > 0 && (size_t)hl - px->have < take)
-		take = (size_t)hl - px->have;
-	if (io_read(&c->a.io, px->in + px->have, take) != (ssize_t)take) {
-		conn_close(c, OUT_TRUNCATED, NULL);
-		return -1;
-	}
-	px->have += take;
-	if (hl == 0 || px->have < (size_t)hl)
-		return 0;
-	if (proxy_parse(px->in, px->have, &got) == -1) {
-		reject(c, NULL, V_PROXY_HEADER, NULL);
-		return -1;
-	}
-	if (!got.local) {
-		/* The balancer's word for who the client is. */
-		px->addrs = got;
-		addr_format((struct sockaddr *)&got.src, got.srclen, c->peer,
-		    sizeof(c->peer));
-		board_set(c->board, NULL, NULL, c->peer);
-	}
-	free(px->in);
-	px->in = NULL;
-	return begin(c);
+	return step_handshake(c, &c->a);
 }
 
-/* proxy_protocol: the header goes first on the connect side, before any
- * TLS there. The socket is fresh and empty, so it is written whole. */
 static int
-send_proxy_header(struct conn *c)
+step_handshake_b(struct conn *c)
 {
-	unsigned char buf[2048];
-	struct tls_facts f;
-	struct proxy_tls t;
-	char cn[256];
-	size_t len;
+	return step_handshake(c, &c->b);
+}
 
-	if (sconf(c)->proxy_protocol == PROXY_V1) {
-		len = proxy_build_v1((char *)buf, sizeof(buf), &c->px->addrs);
-	} else {
-		memset(&t, 0, sizeof(t));
-		if (c->a_hs_done) {
-			io_facts(&c->a.io, &f);
-			t.alpn = f.alpn;
-			t.authority = f.sni;
-			t.ssl = 1;
-			/* HAProxy's meaning: a certificate on this very
-			 * connection, or once in its TLS session. */
-			t.cert_conn = f.peer_cert && !f.resumed;
-			t.cert_sess = f.peer_cert;
-			t.verified = f.peer_cert &&
-			    c->svc->accept_tls->conf->verify != VERIFY_NONE;
-			t.version = f.version;
-			t.cipher = f.cipher;
-			io_peer_cn(&c->a.io, cn, sizeof(cn));
-			t.cn = cn;
-			t.sig_alg = f.sig_alg;
-			t.key_alg = f.key_alg;
-			t.ja4 = c->tu.ja4;
-		}
-		len = proxy_build_v2(buf, sizeof(buf), &c->px->addrs,
-		    c->a_hs_done ? &t : NULL);
-	}
-	if (len == 0 || io_write(&c->b.io, buf, len, 0) != (ssize_t)len) {
-		conn_close(c, OUT_BACKEND, "cannot send the PROXY header");
+#define TO(s) (1u << (s))
+
+static const struct stage_def {
+	const char *name;		/* as /status and the debug log say */
+	int (*step)(struct conn *);
+	unsigned next;			/* stages it may change to */
+} stage_defs[] = {
+	[ST_PROXY_IN] = { "proxy-header", proxy_stage_step,
+	    TO(ST_HANDSHAKE_A) | TO(ST_CONNECT) },
+	[ST_HANDSHAKE_A] = { "handshake", step_handshake_a, TO(ST_CONNECT) },
+	[ST_CONNECT] = { "connect", step_connect,
+	    TO(ST_CONNECT) | TO(ST_HANDSHAKE_B) | TO(ST_RELAY) },
+	[ST_HANDSHAKE_B] = { "handshake-upstream", step_handshake_b,
+	    TO(ST_RELAY) },
+	[ST_RELAY] = { "relay", relay_step, 0 },
+};
+
+static const char *
+stage_name(enum stage s)
+{
+	return stage_defs[s].name;
+}
+
+int
+conn_stage(struct conn *c, enum stage next)
+{
+	if (!(stage_defs[c->stage].next & TO(next))) {
+		log_err("service=%s peer=%s: refused stage change %s -> %s",
+		    sconf(c)->name, c->peer, stage_defs[c->stage].name,
+		    stage_defs[next].name);
+		conn_close(c, OUT_ERROR, "illegal stage change");
 		return -1;
 	}
+	if (next != c->stage)
+		log_debug("service=%s peer=%s stage %s -> %s", sconf(c)->name,
+		    c->peer, stage_defs[c->stage].name, stage_defs[next].name);
+	c->stage = next;
 	return 0;
 }
 
@@ -735,27 +390,8 @@ conn_run(struct conn *c)
 {
 	int r = 1;
 
-	while (r > 0) {
-		switch (c->stage) {
-		case ST_PROXY_IN:
-			r = step_proxy_in(c);
-			break;
-		case ST_HANDSHAKE_A:
-			r = step_handshake(c, &c->a);
-			break;
-		case ST_CONNECT:
-			r = step_connect(c);
-			break;
-		case ST_HANDSHAKE_B:
-			r = step_handshake(c, &c->b);
-			break;
-		case ST_RELAY:
-			if (pump(c) < 0)
-				return;
-			r = 0;
-			break;
-		}
-	}
+	while (r > 0)
+		r = stage_defs[c->stage].step(c);
 	if (r < 0)
 		return;		/* c is gone */
 	/* A finished handshake's last flight waited for the first records
@@ -792,8 +428,8 @@ side_event(void *arg, short revents)
 
 /* After any PROXY header: handshake the accept side, or connect. Returns 1
  * when started, -1 when c was closed. */
-static int
-begin(struct conn *c)
+int
+conn_begin(struct conn *c)
 {
 	struct service *svc = c->svc;
 
@@ -802,7 +438,8 @@ begin(struct conn *c)
 			conn_close(c, OUT_ERROR, io_strerror(&c->a.io));
 			return -1;
 		}
-		c->stage = ST_HANDSHAKE_A;
+		if (conn_stage(c, ST_HANDSHAKE_A) < 0)
+			return -1;
 		c->a.hs_want = POLLIN;
 		/* One deadline from accept to a verified peer, a PROXY
 		 * header included. */
@@ -841,22 +478,22 @@ conn_start(struct service *svc, int fd, const struct sockaddr *peer,
 	c->shown = -1;
 	loop_add(&c->a.slot, fd, 0, side_event, &c->a);
 	if (svc->conf->accept_proxy || svc->conf->proxy_protocol != PROXY_OFF)
-		proxy_init(c, peer, len);
+		proxy_stage_init(c, peer, len);
 	if (svc->conf->accept_proxy) {
 		if (svc->conf->nproxy_from > 0 &&
 		    !addr_prefix_match(svc->conf->proxy_from,
 		    svc->conf->nproxy_from, peer)) {
 			/* Not a balancer we trust: not a byte is read. */
-			reject(c, NULL, V_PROXY_SOURCE, NULL);
+			conn_reject(c, NULL, V_PROXY_SOURCE, NULL);
 			return;
 		}
-		c->stage = ST_PROXY_IN;
+		/* ST_PROXY_IN, the first stage, is where c starts */
 		c->px->in = xmalloc(PROXY_MAX_HEADER);
 		c->deadline = c->started + ms(svc->conf->timeout_handshake);
 		update_interest(c);
 		return;
 	}
-	if (begin(c) > 0)
+	if (conn_begin(c) > 0)
 		update_interest(c);
 }
 
@@ -901,7 +538,7 @@ conn_log(struct conn *c, enum outcome r, const char *detail)
 	    (long long)(dur % 1000), end);
 }
 
-static void
+void
 conn_close(struct conn *c, enum outcome r, const char *detail)
 {
 	int reset = r != OUT_CLOSED;
@@ -920,7 +557,7 @@ conn_close(struct conn *c, enum outcome r, const char *detail)
 	io_close(&c->b.io, reset && c->b.io.tls == NULL);
 	buf_release(&c->ab.buf);
 	buf_release(&c->ba.buf);
-	proxy_free(c);
+	proxy_stage_free(c);
 	ready_remove(c);
 	board_remove(c->board);
 	if (c->prev)
@@ -970,7 +607,7 @@ conn_run_ready(void)
 	struct conn *c = ready, *next;
 
 	ready = NULL;
-	/* Detach the list first: pump() may re-add. */
+	/* Detach the list first: relay_step() may re-add. */
 	for (; c != NULL; c = next) {
 		next = c->rnext;
 		c->on_ready = 0;
